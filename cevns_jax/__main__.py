@@ -1,0 +1,7 @@
+"""``python -m cevns_jax`` runs the command-line interface."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
