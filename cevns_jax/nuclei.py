@@ -4,9 +4,10 @@ A :class:`Nucleus` holds array leaves only (so radii can be fitted or profiled),
 isotopes of one target stack along a leading axis (CsI = Cs-133 + I-127). Form factors are
 small Modules whose parameters are arrays too; the class selects the formula.
 
-All form factors take the momentum transfer ``q`` in fm^-1 and an rms radius in fm, and
-are exact and NaN-free (value and gradient) at q = 0, where a series replaces the closed
-form through the "double where" pattern.
+All form factors take the squared momentum transfer ``q2`` = |q|^2 in fm^-2 and an rms
+radius in fm. Working in q^2 keeps them exact and NaN-free, value and gradient, at q = 0
+(also for derivatives through q^2 = 2MT + T^2 at T = 0): below a small q^2 R^2 a Taylor
+series in q^2 replaces the closed form through the "double where" pattern.
 """
 
 import equinox as eqx
@@ -27,6 +28,7 @@ __all__ = [
     "ar40",
     "stack_nuclei",
     "momentum_fm",
+    "momentum2_fm2",
 ]
 
 
@@ -78,36 +80,44 @@ def stack_nuclei(*nuclei: Nucleus) -> Nucleus:
     return Nucleus(*(jnp.stack([getattr(n, f) for n in nuclei]) for f in ("Z", "N", "mass", "r_p", "r_n")))
 
 
-def momentum_fm(T: ArrayLike, mass: ArrayLike) -> Array:
-    """|q| in fm^-1 for recoil kinetic energy ``T`` (MeV) of a nucleus of ``mass`` (MeV).
+def momentum2_fm2(T: ArrayLike, mass: ArrayLike) -> Array:
+    """|q|^2 in fm^-2 for recoil kinetic energy ``T`` (MeV) of a nucleus of ``mass`` (MeV).
 
     Uses |q|^2 = 2 M T + T^2.
     """
     T = jnp.asarray(T)
-    return jnp.sqrt(2.0 * mass * T + T * T) / c.HBARC_MEV_FM
+    return (2.0 * mass * T + T * T) / c.HBARC_MEV_FM**2
 
 
-def _series_switch(x: Array, threshold: float, exact, series) -> Array:
-    """Evaluate ``exact(x)`` for |x| >= threshold and ``series(x)`` below, NaN-free in grad."""
-    small = jnp.abs(x) < threshold
-    x_safe = jnp.where(small, threshold, x)
-    return jnp.where(small, series(x), exact(x_safe))
+def momentum_fm(T: ArrayLike, mass: ArrayLike) -> Array:
+    """|q| in fm^-1 (see :func:`momentum2_fm2`)."""
+    return jnp.sqrt(momentum2_fm2(T, mass))
 
 
-def _three_j1_over_x(x: Array) -> Array:
-    """3 j_1(x) / x, with the Taylor series 1 - x^2/10 + x^4/280 for x < 1e-2."""
+def _series_switch(x2: Array, threshold: float, exact, series) -> Array:
+    """``exact(x)`` for x^2 >= threshold, ``series(x^2)`` below, NaN-free in value and grad.
+
+    ``exact`` receives x = sqrt(x^2) evaluated at a safe argument only.
+    """
+    small = x2 < threshold
+    x_safe = jnp.sqrt(jnp.where(small, threshold, x2))
+    return jnp.where(small, series(x2), exact(x_safe))
+
+
+def _three_j1_over_x(x2: Array) -> Array:
+    """3 j_1(x)/x as a function of x^2; series 1 - x^2/10 + x^4/280 for x^2 < 1e-4."""
     return _series_switch(
-        x,
-        1e-2,
+        x2,
+        1e-4,
         lambda y: 3.0 * (jnp.sin(y) - y * jnp.cos(y)) / y**3,
-        lambda y: 1.0 - y**2 / 10.0 + y**4 / 280.0,
+        lambda y2: 1.0 - y2 / 10.0 + y2**2 / 280.0,
     )
 
 
 class AbstractFormFactor(eqx.Module):
-    """Base of nuclear form factors: ``ff(q, r_rms)`` with q in fm^-1, r_rms in fm."""
+    """Base of nuclear form factors: ``ff(q2, r_rms)`` with q2 = |q|^2 in fm^-2, r_rms in fm."""
 
-    def __call__(self, q: ArrayLike, r_rms: ArrayLike) -> Float[Array, "..."]:
+    def __call__(self, q2: ArrayLike, r_rms: ArrayLike) -> Float[Array, "..."]:
         raise NotImplementedError
 
 
@@ -120,10 +130,10 @@ class Helm(AbstractFormFactor):
 
     s: Array = eqx.field(converter=_arr, default=0.9)
 
-    def __call__(self, q, r_rms):
+    def __call__(self, q2, r_rms):
         r0 = jnp.sqrt(5.0 / 3.0 * (jnp.asarray(r_rms) ** 2 - 3.0 * self.s**2))
-        q = jnp.asarray(q)
-        return _three_j1_over_x(q * r0) * jnp.exp(-0.5 * (q * self.s) ** 2)
+        q2 = jnp.asarray(q2)
+        return _three_j1_over_x(q2 * r0**2) * jnp.exp(-0.5 * q2 * self.s**2)
 
 
 class KleinNystrand(AbstractFormFactor):
@@ -138,10 +148,10 @@ class KleinNystrand(AbstractFormFactor):
 
     a: Array = eqx.field(converter=_arr, default=0.7)
 
-    def __call__(self, q, r_rms):
+    def __call__(self, q2, r_rms):
         ra = jnp.sqrt(5.0 / 3.0 * (jnp.asarray(r_rms) ** 2 - 6.0 * self.a**2))
-        q = jnp.asarray(q)
-        return _three_j1_over_x(q * ra) / (1.0 + (q * self.a) ** 2)
+        q2 = jnp.asarray(q2)
+        return _three_j1_over_x(q2 * ra**2) / (1.0 + q2 * self.a**2)
 
 
 class SymmetrizedFermi(AbstractFormFactor):
@@ -155,13 +165,13 @@ class SymmetrizedFermi(AbstractFormFactor):
 
     a: Array = eqx.field(converter=_arr, default=0.52)
 
-    def __call__(self, q, r_rms):
+    def __call__(self, q2, r_rms):
         pa = np.pi * self.a
         cc = jnp.sqrt(5.0 / 3.0 * (jnp.asarray(r_rms) ** 2 - 7.0 / 5.0 * pa**2))
-        q = jnp.asarray(q)
+        q2 = jnp.asarray(q2)
 
-        def exact(qs):
-            x, y = qs * cc, qs * pa
+        def exact(x):  # x = q c
+            y = x * pa / cc
             return (
                 3.0 / (x * (x**2 + y**2)) * (y / jnp.sinh(y))
                 * (y / jnp.tanh(y) * jnp.sin(x) - x * jnp.cos(x))
@@ -169,7 +179,7 @@ class SymmetrizedFermi(AbstractFormFactor):
 
         r2 = 0.6 * cc**2 + 1.4 * pa**2
         r4 = 3.0 / 7.0 * cc**4 + 18.0 / 7.0 * pa**2 * cc**2 + 31.0 / 7.0 * pa**4
-        # the switch is on q*c; the series is 1 - q^2<r^2>/6 + q^4<r^4>/120
+        # series 1 - q^2 <r^2>/6 + q^4 <r^4>/120 in x^2 = q^2 c^2 below 1e-4
         return _series_switch(
-            q * cc, 1e-2, lambda x: exact(x / cc), lambda x: 1.0 - (x / cc) ** 2 * r2 / 6.0 + (x / cc) ** 4 * r4 / 120.0
+            q2 * cc**2, 1e-4, exact, lambda x2: 1.0 - q2 * r2 / 6.0 + q2**2 * r4 / 120.0
         )

@@ -20,7 +20,7 @@ from jaxtyping import Array, ArrayLike, Float
 from . import constants as c
 from .loops import loop_proton_coupling_shift
 from .mediator import Mediator
-from .nuclei import AbstractFormFactor, Nucleus, momentum_fm
+from .nuclei import AbstractFormFactor, Nucleus, momentum2_fm2
 
 __all__ = [
     "WeakCouplings",
@@ -104,9 +104,9 @@ def charge_terms(
     """
     T = jnp.asarray(T)
     q2 = 2.0 * nucleus.mass * T + T * T  # MeV^2
-    q_fm = momentum_fm(T, nucleus.mass)
-    zf = nucleus.Z * form_factor(q_fm, nucleus.r_p)
-    nf = nucleus.N * form_factor(q_fm, nucleus.r_n)
+    q2_fm = momentum2_fm2(T, nucleus.mass)
+    zf = nucleus.Z * form_factor(q2_fm, nucleus.r_p)
+    nf = nucleus.N * form_factor(q2_fm, nucleus.r_n)
     ch = model.charges
     q_sm = _per_flavour(couplings.gv_p, zf) + couplings.gv_n * nf
     prop = 1.0 / (q2 + model.mass**2)  # MeV^-2

@@ -18,3 +18,19 @@ def data_dir() -> Path:
     if not path.is_dir():
         pytest.skip(f"COHERENT data directory {path} not found; set CEVNS_JAX_DATA")
     return path
+
+
+@pytest.fixture(scope="session")
+def csi(data_dir):
+    """The CsI 2021 experiment with default settings (built once per session)."""
+    from cevns_jax.csi2021 import build_csi2021
+
+    return build_csi2021(data_dir)
+
+
+@pytest.fixture(scope="session")
+def lar(data_dir):
+    """The LAr 2020 experiment with default settings (built once per session)."""
+    from cevns_jax.lar2020 import build_lar2020
+
+    return build_lar2020(data_dir)
