@@ -78,9 +78,12 @@ class LArBackgrounds(AbstractBackgrounds):
 
     def cevns_3d(self, counts_2d: Array) -> Array:
         """Spread (..., n_e, n_t) CEvNS counts over F90 with the released CEvNS F90 shape
-        of each energy bin: (..., n_e, n_f90, n_t)."""
+        of each energy bin (the energy-integrated shape where the template is empty):
+        (..., n_e, n_f90, n_t)."""
         per_e = jnp.sum(self.cevns_released_3d, axis=2)  # (n_e, n_f90)
-        frac = per_e / jnp.sum(per_e, axis=1, keepdims=True)
+        overall = jnp.sum(per_e, axis=0) / jnp.sum(per_e)
+        norm = jnp.sum(per_e, axis=1, keepdims=True)
+        frac = jnp.where(norm > 0, per_e / jnp.where(norm > 0, norm, 1.0), overall)
         return counts_2d[..., :, None, :] * frac[:, :, None]
 
 
