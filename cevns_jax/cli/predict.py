@@ -1,0 +1,359 @@
+"""``cevns-jax predict``: expected CEvNS counts for one data set, backgrounds and data.
+
+Prints a table of the expected CEvNS counts in the analysis region after all efficiencies
+(total and per neutrino source), the background expectations and the observed total; for a
+light mediator (``--model/--mass/--coupling``) next to the SM. ``--json`` writes the numbers
+with the binning, the 2D (energy × time) arrays and the run's provenance; ``--plot`` draws
+prediction vs data projections, or with ``--compare`` the CEvNS spectra of the SM and of
+several mediator models.
+"""
+
+import argparse
+
+import numpy as np
+
+from ._common import (
+    EXPERIMENTS,
+    add_data_dir,
+    add_experiment,
+    add_json,
+    add_plot,
+    build_experiment,
+    check_output,
+    format_table,
+    info,
+    write_json,
+)
+
+__all__ = ["register", "run", "DEFAULT_COMPARE"]
+
+#: Models of the ``--compare`` figure unless ``--models`` says otherwise.
+DEFAULT_COMPARE = ("universal", "B-L", "L_mu-L_tau", "scalar")
+_COMPARE_MASS_GEV = 0.01
+_COMPARE_COUPLING = 1e-4
+
+_DESCRIPTION = """\
+Predict the CEvNS event counts of a COHERENT data set and compare them with the data.
+
+Prints the expected CEvNS counts in the analysis region after all efficiencies (total and
+per neutrino source: delayed nu_e, prompt nu_mu, delayed anti-nu_mu), the expected
+backgrounds and the observed total. Without --model the prediction is the Standard Model
+(radiatively corrected weak couplings, Helm form factors, analytic pion-decay-at-rest
+flux); with --model NAME --mass M --coupling G it is for that light mediator, shown next
+to the SM.
+
+--plot FILE draws the energy and time projections of the prediction (CEvNS stacked by
+neutrino source) against the data: CsI coincidence minus anti-coincidence events with
+sqrt(C + AC) errors (the beam-related and neutrino-induced neutrons are stacked under the
+CEvNS); LAr data minus the released backgrounds with sqrt(N) errors, plus the released
+COHERENT CEvNS template as a dashed line.
+
+--compare draws instead (to the --plot file) the CEvNS energy and time spectra of the SM
+and of several models (--models) at one mass and coupling (default M = 0.01 GeV, g = 1e-4),
+with their ratios to the SM, and adds their totals to the table and JSON.
+"""
+
+_EPILOG = """\
+examples:
+  cevns-jax predict -e csi2021 --json csi2021.json --plot csi2021.png
+  cevns-jax predict -e lar2020 --model B-L --mass 0.01 --coupling 5e-5 --plot bl.png
+  cevns-jax predict -e csi2021 --compare --plot spectra.png
+  cevns-jax predict -e lar2020 --compare --models B-L B-3L_mu --mass 0.05 --plot cmp.png
+"""
+
+
+def register(subparsers) -> None:
+    """Add the ``predict`` subcommand."""
+    p = subparsers.add_parser(
+        "predict",
+        help="expected CEvNS counts (SM or a light mediator) vs backgrounds and data",
+        description=_DESCRIPTION,
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_experiment(p)
+    add_data_dir(p)
+    add_json(p)
+    add_plot(p, "the prediction-vs-data figure (with --compare: the SM-vs-models spectra)")
+    p.add_argument(
+        "--model",
+        metavar="NAME",
+        help="light-mediator model to predict for, e.g. B-L, universal, L_mu-L_tau, scalar "
+        "(list: cevns-jax models); needs --mass and --coupling",
+    )
+    p.add_argument(
+        "--mass",
+        type=float,
+        metavar="M_GeV",
+        help="mediator mass in GeV (> 0), e.g. 0.01 for 10 MeV; with --compare default 0.01",
+    )
+    p.add_argument(
+        "--coupling",
+        type=float,
+        metavar="G",
+        help="mediator coupling g (>= 0; for the scalar the effective g~), e.g. 1e-4; with "
+        "--compare default 1e-4",
+    )
+    p.add_argument(
+        "--compare",
+        action="store_true",
+        help="compare the CEvNS spectra of the SM and of the --models at --mass/--coupling; "
+        "the figure goes to the --plot file",
+    )
+    p.add_argument(
+        "--models",
+        nargs="+",
+        metavar="NAME",
+        help=f"models for --compare (default: {' '.join(DEFAULT_COMPARE)})",
+    )
+    p.set_defaults(func=run)
+
+
+# --- helpers -------------------------------------------------------------------------------
+def _mass_text(mass_gev: float) -> str:
+    return f"{mass_gev * 1e3:g} MeV" if mass_gev < 1.0 else f"{mass_gev:g} GeV"
+
+
+def _model_info(name: str, mass_gev: float, coupling: float) -> dict:
+    from ..charges import MODELS, anomaly_free, get_model
+
+    ch = get_model(name)
+    return {
+        "name": name,
+        "kind": MODELS[name].kind,
+        "mass_gev": mass_gev,
+        "coupling": coupling,
+        "charges": {
+            "quark": np.asarray(ch.quark).tolist(),
+            "nu": np.asarray(ch.nu).tolist(),
+            "lepton": np.asarray(ch.lepton).tolist(),
+            "scalar": float(ch.scalar),
+        },
+        "anomaly_free": bool(anomaly_free(ch)),
+        "description": MODELS[name].description,
+    }
+
+
+def _validate(args):
+    """Check the model options before any data are read; returns (model, compare) specs."""
+    from ..errors import ConfigError
+    from ..mediator import mediator
+
+    model = None
+    if args.model is not None:
+        given = (("--mass", args.mass), ("--coupling", args.coupling))
+        missing = [option for option, value in given if value is None]
+        if missing:
+            raise ConfigError(f"--model {args.model} needs {' and '.join(missing)}")
+        med = mediator(args.model, args.mass, args.coupling)
+        model = (args.model, args.mass, args.coupling, med)
+    elif not args.compare and (args.mass is not None or args.coupling is not None):
+        raise ConfigError("--mass/--coupling need --model NAME (or --compare)")
+    compare = None
+    if args.models is not None and not args.compare:
+        raise ConfigError("--models is used only with --compare")
+    if args.compare:
+        mass = _COMPARE_MASS_GEV if args.mass is None else args.mass
+        g = _COMPARE_COUPLING if args.coupling is None else args.coupling
+        names = DEFAULT_COMPARE if args.models is None else args.models
+        compare = (mass, g, {n: mediator(n, mass, g) for n in dict.fromkeys(names)})
+    return model, compare
+
+
+def _by_source(counts: np.ndarray) -> dict[str, float]:
+    from ..flux import SOURCES
+
+    return {s: float(v) for s, v in zip(SOURCES, counts.sum(axis=(1, 2)), strict=True)}
+
+
+def _fmt(x: float) -> str:
+    return f"{x:,.2f}"
+
+
+def _print_table(title, exp, sm, model, model_counts, backgrounds, released) -> None:
+    from ..flux import SOURCES
+
+    cols = [sm] if model is None else [sm, model_counts]
+    headers = ["", "SM"]
+    if model is not None:
+        headers.append(f"{model[0]} (M = {_mass_text(model[1])}, g = {model[2]:g})")
+    label = {"nu_e": "CEvNS nu_e (delayed)", "nu_mu": "CEvNS nu_mu (prompt)",
+             "nubar_mu": "CEvNS anti-nu_mu (delayed)"}
+    rows = [[label.get(s, s)] + [_fmt(c[i].sum()) for c in cols] for i, s in enumerate(SOURCES)]
+    rows.append(["CEvNS total"] + [_fmt(c.sum()) for c in cols])
+    bkg_total = sum(float(v.sum()) for v in backgrounds.values())
+    for name, v in backgrounds.items():
+        rows.append([f"background {name}"] + [_fmt(v.sum())] * len(cols))
+    rows.append(["total expected"] + [_fmt(c.sum() + bkg_total) for c in cols])
+    rows.append(["observed"] + [f"{exp.observed.sum():,.0f}"] * len(cols))
+    e, t = np.asarray(exp.e_edges), np.asarray(exp.t_edges)
+    print(f"{title}: expected counts in the analysis region, after all efficiencies")
+    print(f"({len(e) - 1} energy bins {e[0]:g}-{e[-1]:g} {exp.e_unit} x {len(t) - 1} time "
+          f"bins {t[0]:g}-{t[-1]:g} us)\n")
+    print(format_table(headers, rows))
+    print(f"\nCOHERENT SM CEvNS prediction: {EXPERIMENTS[exp.name].published_sm}")
+    if released is not None:
+        print(f"COHERENT released CEvNS template (F90-integrated): {released.sum():.2f}")
+
+
+def _print_compare(sm_total, compare, results) -> None:
+    mass, g, _ = compare
+    rows = [["SM", "-", "-", _fmt(sm_total), "1.000"]]
+    for name, counts in results.items():
+        rows.append([name, _mass_text(mass), f"{g:g}", _fmt(counts.sum()),
+                     f"{counts.sum() / sm_total:.3f}"])
+    print("\n" + format_table(["model", "M", "g", "CEvNS total", "ratio to SM"], rows))
+
+
+def _data_for_plot(exp, backgrounds, *, subtract_all: bool):
+    """(data, variance, label): CsI C - AC (- neutrons), var C + AC; LAr obs - bkg, var obs."""
+    obs = np.asarray(exp.observed)
+    if exp.name == "csi2021":
+        ss = backgrounds["ss"]
+        data = obs - ss
+        label = "data: coincidence − anti-coincidence"
+        if subtract_all:
+            data = data - backgrounds["brn"] - backgrounds["nin"]
+            label = "data − backgrounds (AC, BRN, NIN)"
+        return data, obs + ss, label
+    bkg = sum(backgrounds.values())
+    return obs - bkg, obs, "data − backgrounds"
+
+
+def _plot_prediction(path, title, exp, sm, model, model_counts, backgrounds, released):
+    from .. import plotting
+
+    counts = sm if model is None else model_counts
+    data, var, data_label = _data_for_plot(exp, backgrounds, subtract_all=False)
+    stack = {}
+    if exp.name == "csi2021":
+        stack["BRN"] = backgrounds["brn"]
+        stack["NIN"] = backgrounds["nin"]
+    from ..flux import SOURCES
+
+    for label, c in zip(plotting.stack_labels(SOURCES), counts, strict=True):
+        stack[label] = c
+    neutrons = stack.get("BRN", 0.0) + stack.get("NIN", 0.0)
+    lines = {}
+    what = "SM"
+    if model is not None:
+        what = f"{plotting.model_label(model[0])} (M = {_mass_text(model[1])}, g = {model[2]:g})"
+        lines["SM prediction" + (" + BRN + NIN" if exp.name == "csi2021" else "")] = (
+            sm.sum(axis=0) + neutrons, "-")
+    if released is not None:
+        lines[f"COHERENT CEvNS template ({released.sum():.0f})"] = (released, "--")
+    note_rows = [("CEvNS", counts.sum())]
+    if exp.name == "csi2021":
+        note_rows.append(("BRN+NIN", np.sum(neutrons)))
+    note = "\n".join(f"{k:<8}{v:8.1f}" for k, v in note_rows)
+    note += f"\n{'data':<8}{data.sum():8.1f} ± {np.sqrt(var.sum()):.1f}"
+    plotting.plot_prediction(
+        path, title=f"{title}: {what} prediction vs data", e_edges=np.asarray(exp.e_edges),
+        t_edges=np.asarray(exp.t_edges), e_unit=exp.e_unit, stack=stack, data=data,
+        data_variance=var, data_label=data_label, lines=lines, note=note,
+    )
+
+
+def _plot_compare(path, title, exp, sm, compare, results, backgrounds):
+    from .. import plotting
+
+    mass, g, _ = compare
+    data, var, label = _data_for_plot(exp, backgrounds, subtract_all=True)
+    plotting.plot_compare(
+        path,
+        title=f"{title}: CEvNS for the SM and light mediators (M = {_mass_text(mass)}, "
+        f"g = {g:g})",
+        e_edges=np.asarray(exp.e_edges), t_edges=np.asarray(exp.t_edges), e_unit=exp.e_unit,
+        sm=sm.sum(axis=0), models={n: c.sum(axis=0) for n, c in results.items()},
+        data=data, data_variance=var, data_label=label,
+    )
+
+
+# --- the command ---------------------------------------------------------------------------
+def run(args) -> int:
+    """Run ``cevns-jax predict`` on parsed arguments; returns the exit code."""
+    model, compare = _validate(args)
+    json_path = check_output(args.json, "--json")
+    plot_path = check_output(args.plot, "--plot")
+
+    import equinox as eqx
+
+    from ..mediator import standard_model
+    from ..provenance import provenance
+    from ..rates import expected_counts
+
+    spec = EXPERIMENTS[args.experiment]
+    exp = build_experiment(args.experiment, args.data_dir)
+    counts_fn = eqx.filter_jit(expected_counts)  # one compile serves SM and every mediator
+    sm = np.asarray(counts_fn(exp, standard_model()))
+    model_counts = None if model is None else np.asarray(counts_fn(exp, model[3]))
+    results = {}
+    if compare is not None:
+        results = {n: np.asarray(counts_fn(exp, m)) for n, m in compare[2].items()}
+    backgrounds = {k: np.asarray(v) for k, v in exp.backgrounds.templates(exp, 0.0).items()}
+    released = np.asarray(exp.backgrounds.cevns_released()) if exp.name == "lar2020" else None
+
+    _print_table(spec.title, exp, sm, model, model_counts, backgrounds, released)
+    if compare is not None:
+        _print_compare(float(sm.sum()), compare, results)
+
+    if json_path is not None:
+        main_counts = sm if model is None else model_counts
+        payload = {
+            "experiment": exp.name,
+            "title": spec.title,
+            "cevns_total": main_counts.sum(),
+            "cevns_by_flavour": _by_source(main_counts),
+            "backgrounds": {k: v.sum() for k, v in backgrounds.items()},
+            "observed_total": exp.observed.sum(),
+            "bins": {
+                "energy_edges": np.asarray(exp.e_edges),
+                "energy_unit": exp.e_unit,
+                "time_edges_us": np.asarray(exp.t_edges),
+            },
+            "model": {"name": "SM", "kind": "standard model"} if model is None
+            else _model_info(*model[:3]),
+            "published_sm_prediction": spec.published_sm,
+            "counts_2d": {
+                "description": "expected counts per (energy, time) bin, after efficiencies",
+                "cevns_by_flavour": dict(zip(_by_source(main_counts), main_counts, strict=True)),
+                "backgrounds": backgrounds,
+                "observed": np.asarray(exp.observed),
+            },
+        }
+        if model is not None:
+            payload["sm"] = {"cevns_total": sm.sum(), "cevns_by_flavour": _by_source(sm)}
+        if released is not None:
+            payload["released_cevns_total"] = released.sum()
+        if compare is not None:
+            payload["compare"] = {
+                "mass_gev": compare[0],
+                "coupling": compare[1],
+                "models": {
+                    n: {"cevns_total": c.sum(), "ratio_to_sm": c.sum() / sm.sum(),
+                        "cevns_by_flavour": _by_source(c)}
+                    for n, c in results.items()
+                },
+            }
+        config = {
+            "command": "predict",
+            "experiment": args.experiment,
+            "model": args.model,
+            "mass_gev": args.mass,
+            "coupling": args.coupling,
+            "compare": bool(args.compare),
+            "compare_models": list(compare[2]) if compare else None,
+        }
+        payload["provenance"] = provenance(config, spec.data_files, args.data_dir)
+        write_json(json_path, payload)
+
+    if plot_path is not None:
+        if compare is not None:
+            _plot_compare(plot_path, spec.title, exp, sm, compare, results, backgrounds)
+        else:
+            _plot_prediction(plot_path, spec.title, exp, sm, model, model_counts, backgrounds,
+                             released)
+        info(f"wrote {plot_path}")
+    elif compare is not None:
+        info("--compare: no figure written (pass --plot FILE for the spectra figure)")
+    return 0

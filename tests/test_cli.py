@@ -1,0 +1,165 @@
+"""The command-line interface: predict, models, --help, and user errors (exit code 2)."""
+
+import json
+
+import pytest
+
+from cevns_jax.charges import model_names
+from cevns_jax.cli import build_parser, main
+from cevns_jax.cli._common import EXPERIMENTS, to_jsonable
+from cevns_jax.datasets import REGISTRY
+
+_KEYS = {
+    "experiment", "cevns_total", "cevns_by_flavour", "backgrounds", "observed_total", "bins",
+    "model", "provenance",
+}
+
+
+def _read(path):
+    with open(path, encoding="utf-8") as stream:
+        return json.load(stream)
+
+
+@pytest.mark.parametrize(
+    ("experiment", "backgrounds", "observed"),
+    [
+        ("csi2021", {"brn", "nin", "ss"}, 1578.0),
+        ("lar2020", {"brn_prompt", "brn_delayed", "ss"}, 3752.0),
+    ],
+)
+def test_predict_writes_json_and_plot(
+    tmp_path, data_dir, capsys, experiment, backgrounds, observed
+):
+    out_json, out_png = tmp_path / "out.json", tmp_path / "out.png"
+    argv = ["predict", "--experiment", experiment, "--data-dir", str(data_dir),
+            "--json", str(out_json), "--plot", str(out_png)]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "CEvNS total" in printed and "observed" in printed
+    res = _read(out_json)
+    assert _KEYS <= set(res)
+    assert res["experiment"] == experiment
+    assert res["cevns_total"] > 0
+    flav = res["cevns_by_flavour"]
+    assert set(flav) == {"nu_e", "nu_mu", "nubar_mu"}
+    assert sum(flav.values()) == pytest.approx(res["cevns_total"], rel=1e-12)
+    assert set(res["backgrounds"]) == backgrounds
+    assert res["observed_total"] == observed
+    assert set(res["bins"]) == {"energy_edges", "energy_unit", "time_edges_us"}
+    assert res["model"]["name"] == "SM"
+    prov = res["provenance"]
+    assert {"cevns_jax", "jax", "jaxlib", "equinox", "optax", "numpy", "python"} <= set(
+        prov["versions"]
+    )
+    assert prov["jax"]["x64"] is True
+    assert set(prov["data_files"]) == set(EXPERIMENTS[experiment].data_files)
+    assert all(f["verified"] for f in prov["data_files"].values())
+    assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_predict_mediator_and_compare(tmp_path, data_dir, capsys):
+    out_json, out_png = tmp_path / "bl.json", tmp_path / "cmp.png"
+    argv = ["predict", "-e", "lar2020", "--data-dir", str(data_dir), "--model", "B-L",
+            "--mass", "0.01", "--coupling", "5e-5", "--compare", "--models", "B-L", "scalar",
+            "--json", str(out_json), "--plot", str(out_png)]
+    assert main(argv) == 0
+    assert "ratio to SM" in capsys.readouterr().out
+    res = _read(out_json)
+    assert res["model"]["name"] == "B-L" and res["model"]["kind"] == "vector"
+    # B-L interferes constructively with the SM weak charge
+    assert res["cevns_total"] > res["sm"]["cevns_total"] > 0
+    assert set(res["compare"]["models"]) == {"B-L", "scalar"}
+    assert out_png.stat().st_size > 10_000
+
+
+def test_models_table_and_json(tmp_path, capsys):
+    out = tmp_path / "models.json"
+    assert main(["models", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    for name in model_names():
+        assert name in printed
+    rows = {r["name"]: r for r in _read(out)["models"]}
+    assert list(rows) == model_names()
+    assert rows["B-L"]["anomaly_free"] is True and rows["universal"]["anomaly_free"] is False
+    assert rows["scalar"]["kind"] == "scalar"
+    assert rows["L_mu-L_tau"]["lepton"] == [0.0, 1.0, -1.0]
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["predict", "--help"], ["models", "--help"]])
+def test_help(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 0
+    text = capsys.readouterr().out
+    assert "usage: cevns-jax" in text
+    if argv[0] == "predict":
+        for option in ("--experiment", "--data-dir", "--json", "--plot", "--model", "--mass",
+                       "--coupling", "--compare", "--models"):
+            assert option in text
+
+
+def test_every_option_has_help():
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    for name, p in sub.choices.items():
+        assert p.description, name
+        for action in p._actions:
+            assert action.help, f"{name} {action.option_strings}"
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            ["--model", "not-a-model", "--mass", "0.01", "--coupling", "1e-4"],
+            "unknown model 'not-a-model'",
+        ),
+        (["--model", "B-L", "--mass", "-1", "--coupling", "1e-4"], "mass must be positive"),
+        (["--model", "B-L", "--mass", "0.01", "--coupling=-1e-4"], "coupling must be >= 0"),
+        (["--model", "B-L"], "needs --mass and --coupling"),
+        (["--mass", "0.01"], "need --model"),
+        (["--compare", "--models", "B-L", "nope"], "unknown model 'nope'"),
+        (["--models", "B-L"], "only with --compare"),
+    ],
+)
+def test_bad_model_input_exits_2(extra, message, capsys, tmp_path):
+    argv = ["predict", "-e", "lar2020", "--data-dir", str(tmp_path)] + extra
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "cevns-jax predict: error:" in err and message in err
+
+
+def test_missing_data_dir_exits_2(tmp_path, capsys):
+    missing = tmp_path / "no-such-dir"
+    assert main(["predict", "-e", "csi2021", "--data-dir", str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert str(missing) in err and "does not exist" in err
+
+
+def test_data_dir_without_files_exits_2(tmp_path, capsys):
+    assert main(["predict", "-e", "csi2021", "--data-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "csi2021/" in err and "not found" in err
+
+
+def test_unwritable_output_exits_2(tmp_path, capsys):
+    bad = tmp_path / "missing" / "out.json"
+    assert main(["models", "--json", str(bad)]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_unknown_experiment_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["predict", "-e", "xenon"])
+    assert exc.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
+
+
+def test_registered_data_files_and_jsonable():
+    for spec in EXPERIMENTS.values():
+        assert all(name in REGISTRY and not REGISTRY[name].optional for name in spec.data_files)
+    import numpy as np
+
+    assert to_jsonable({"a": np.arange(3.0), "b": np.float64(np.nan), "c": (1, 2.5)}) == {
+        "a": [0.0, 1.0, 2.0], "b": None, "c": [1, 2.5]
+    }
