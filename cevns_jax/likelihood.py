@@ -36,9 +36,6 @@ from .likelihood_csi import (
     gaussian_prior_chi2 as gaussian_prior_chi2,
 )
 from .likelihood_csi import (
-    neutron_templates_csi as neutron_templates_csi,
-)
-from .likelihood_csi import (
     poisson_chi2 as poisson_chi2,
 )
 from .likelihood_csi import (
@@ -93,7 +90,6 @@ __all__ = [
     "gaussian_prior_chi2",
     "lar_relative_shifts",
     "lar_variance",
-    "neutron_templates_csi",
     "poisson_chi2",
     "solve_eta_cevns",
     "solved_nuisances",

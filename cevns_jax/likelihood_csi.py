@@ -10,7 +10,7 @@ parameters); they can be jitted and vmapped by the caller.
 
 Timing of the neutron backgrounds: the released BRN/NIN arrival-time distributions are
 10-ns histograms. Shifting them by δt_n with a piecewise-linear CDF (what
-:meth:`~cevns_jax.csi2021.CsIBackgrounds.neutron_templates` does) makes χ² only C⁰ in δt_n:
+:meth:`~cevns_jax.csi2021.CsIBackgrounds.neutron_templates` with ``interp="linear"``) makes χ² only C⁰ in δt_n:
 its derivative jumps whenever a shifted time-bin edge crosses a 10-ns knot, which happens
 at δt_n = 0 (the edges at 0, 0.25, 0.5, 1, 2, 4, 6 μs sit on knots), where the prior puts
 the minimum, so no gradient-based minimiser can meet a gradient tolerance there. By
@@ -35,7 +35,6 @@ __all__ = [
     "CsISettings",
     "components_csi",
     "gaussian_prior_chi2",
-    "neutron_templates_csi",
     "poisson_chi2",
     "solve_eta_cevns",
     "solved_nuisances_csi",
@@ -155,40 +154,6 @@ def poisson_chi2(observed: Array, expected: Array) -> Array:
     return 2.0 * jnp.sum(mu - observed + xlogy(observed, ratio))
 
 
-def _hermite_cdf(x: Array, knots: Array, cdf: Array) -> Array:
-    """Monotone C¹ cubic Hermite interpolation of a CDF tabulated on uniform ``knots``;
-    constant (0 or the total) outside."""
-    h = knots[1] - knots[0]
-    dens = jnp.diff(cdf) / h  # (n,) bin densities
-    lo, hi = dens[:-1], dens[1:]
-    prod = lo * hi
-    inner = jnp.where(prod > 0.0, 2.0 * prod / jnp.where(prod > 0.0, lo + hi, 1.0), 0.0)
-    slope = jnp.concatenate([jnp.zeros(1), inner, jnp.zeros(1)])  # (n + 1,) at knots
-    n = dens.shape[0]
-    k = jnp.clip(jnp.floor((x - knots[0]) / h).astype(int), 0, n - 1)
-    s = (x - knots[k]) / h  # no clipping: its gradient would vanish on the knots
-    h00, h10 = 2 * s**3 - 3 * s**2 + 1, s**3 - 2 * s**2 + s
-    h01, h11 = -2 * s**3 + 3 * s**2, s**3 - s**2
-    inside = h00 * cdf[k] + h01 * cdf[k + 1] + h * (h10 * slope[k] + h11 * slope[k + 1])
-    return jnp.where(x <= knots[0], cdf[0], jnp.where(x >= knots[-1], cdf[-1], inside))
-
-
-def neutron_templates_csi(exp: Experiment, dt_us: Array, interp: str = "hermite") -> Array:
-    """(2, n_e, n_t) BRN and NIN templates with arrival times shifted by ``dt_us`` (μs).
-
-    ``interp="linear"`` is the release's piecewise-linear shift; ``"hermite"`` the C¹
-    version (same cumulative counts at the 10-ns knots; the binned templates differ from
-    the linear ones by < 1e-3 events per bin, the totals by < 1e-5 relative).
-    """
-    bkg = exp.backgrounds
-    if interp == "linear":
-        return bkg.neutron_templates(exp, dt_us)
-    t = exp.t_fine_edges - dt_us
-    cdf = jax.vmap(lambda row: _hermite_cdf(t, bkg.t_edges, row))(bkg.t_cdf)
-    t_counts = jnp.diff(cdf, axis=-1) @ exp.t_weight  # (2, n_t), time efficiency applied
-    return bkg.pe_fraction[:, :, None] * t_counts[:, None, :]
-
-
 def solve_eta_cevns(eta: Array, cevns_counts, base_total: Array, shift_total) -> Array:
     """η_CEvNS such that the CEvNS component, (1+η) base + shift, totals ``cevns_counts``.
 
@@ -207,7 +172,7 @@ def solve_eta_cevns(eta: Array, cevns_counts, base_total: Array, shift_total) ->
 def _prediction_csi(nu: CsINuisances, spectrum, exp, settings, cevns_counts):
     cevns = counts_from_spectrum(exp, spectrum, ShapeParams(nu.theta, nu.dt_cevns)).sum(axis=-3)
     eta_c = solve_eta_cevns(nu.eta_cevns, cevns_counts, jnp.sum(cevns), 0.0)
-    brn, nin = neutron_templates_csi(exp, nu.dt_neutron, settings.neutron_interp)
+    brn, nin = exp.backgrounds.neutron_templates(exp, nu.dt_neutron, settings.neutron_interp)
     ss = exp.backgrounds.templates(exp, 0.0)["ss"]
     comps = {
         "cevns": (1.0 + eta_c) * cevns,
