@@ -5,26 +5,18 @@ import json
 import pytest
 
 from cevns_jax.cli import main
-from cevns_jax.csi2021 import build_csi2021
 from cevns_jax.fit import SMFit, fit_sm
-from cevns_jax.lar2020 import build_lar2020
 
-
-def _cached(request, key, build):
-    cache = request.session.__dict__.setdefault("_cevns_jax_experiments", {})
-    if key not in cache:
-        cache[key] = build()
-    return cache[key]
 
 
 @pytest.fixture(scope="module")
-def csi_fit(data_dir, request) -> SMFit:
-    return fit_sm(_cached(request, "csi", lambda: build_csi2021(data_dir)))
+def csi_fit(csi) -> SMFit:
+    return fit_sm(csi)
 
 
 @pytest.fixture(scope="module")
-def lar_fit(data_dir, request) -> SMFit:
-    return fit_sm(_cached(request, "lar", lambda: build_lar2020(data_dir)))
+def lar_fit(lar) -> SMFit:
+    return fit_sm(lar)
 
 
 def test_csi_sm_fit(csi_fit):

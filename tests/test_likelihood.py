@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 from jax.flatten_util import ravel_pytree
 
-from cevns_jax.csi2021 import build_csi2021
-from cevns_jax.lar2020 import LAR_SYSTEMATICS, build_lar2020
+from cevns_jax.lar2020 import LAR_SYSTEMATICS
 from cevns_jax.likelihood import (
     CsINuisances,
     CsISettings,
@@ -35,23 +34,6 @@ VALUE_AND_GRAD = {
     for k, f in (("csi", twice_nll_csi), ("lar", twice_nll_lar))
 }
 
-
-def _cached(request, key, build):
-    """Build an experiment once per test session (shared by the statistics test modules)."""
-    cache = request.session.__dict__.setdefault("_cevns_jax_experiments", {})
-    if key not in cache:
-        cache[key] = build()
-    return cache[key]
-
-
-@pytest.fixture(scope="module")
-def csi(data_dir, request):
-    return _cached(request, "csi", lambda: build_csi2021(data_dir))
-
-
-@pytest.fixture(scope="module")
-def lar(data_dir, request):
-    return _cached(request, "lar", lambda: build_lar2020(data_dir))
 
 
 @pytest.fixture(scope="module")

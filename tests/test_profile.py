@@ -9,9 +9,7 @@ import pytest
 from jax.flatten_util import ravel_pytree
 
 import cevns_jax.profile as profile_mod
-from cevns_jax.csi2021 import build_csi2021
 from cevns_jax.errors import ConfigError
-from cevns_jax.lar2020 import build_lar2020
 from cevns_jax.likelihood import (
     CsINuisances,
     CsISettings,
@@ -36,19 +34,10 @@ POINTS = {
 }
 
 
-def _cached(request, key, build):
-    cache = request.session.__dict__.setdefault("_cevns_jax_experiments", {})
-    if key not in cache:
-        cache[key] = build()
-    return cache[key]
-
 
 @pytest.fixture(scope="module")
-def exps(data_dir, request):
-    return {
-        "csi": _cached(request, "csi", lambda: build_csi2021(data_dir)),
-        "lar": _cached(request, "lar", lambda: build_lar2020(data_dir)),
-    }
+def exps(csi, lar):
+    return {"csi": csi, "lar": lar}
 
 
 @pytest.fixture(scope="module")
