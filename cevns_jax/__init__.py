@@ -1,5 +1,46 @@
-"""cevns_jax: differentiable CEvNS likelihoods for COHERENT data and light mediators."""
+"""cevns_jax: differentiable CEvNS likelihoods for COHERENT data and light mediators.
+
+The most used names are re-exported here; each lives in a small module whose name says
+what it holds (see the README). Importing the package never changes JAX configuration:
+call :func:`enable_x64` first in scripts and notebooks.
+"""
 
 from ._x64 import enable_x64 as enable_x64, require_x64 as require_x64
+from .bounds import coupling_bound as coupling_bound, regime_bound as regime_bound
+from .charges import (
+    U1Charges as U1Charges,
+    anomaly_free as anomaly_free,
+    get_model as get_model,
+    model_names as model_names,
+)
+from .csi2021 import build_csi2021 as build_csi2021
+from .experiment import Experiment as Experiment, ShapeParams as ShapeParams
+from .fit import fit_sm as fit_sm
+from .lar2020 import build_lar2020 as build_lar2020
+from .mediator import Mediator as Mediator, mediator as mediator, standard_model as standard_model
+from .profile import profiled_chi2 as profiled_chi2
+from .rates import counts_polynomial as counts_polynomial, expected_counts as expected_counts
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "Experiment",
+    "Mediator",
+    "ShapeParams",
+    "U1Charges",
+    "anomaly_free",
+    "build_csi2021",
+    "build_lar2020",
+    "counts_polynomial",
+    "coupling_bound",
+    "enable_x64",
+    "expected_counts",
+    "fit_sm",
+    "get_model",
+    "mediator",
+    "model_names",
+    "profiled_chi2",
+    "regime_bound",
+    "require_x64",
+    "standard_model",
+]

@@ -27,6 +27,7 @@ from jaxtyping import Array
 from . import constants as c
 from .datasets import binned_counts, load_csi2021
 from .errors import ConfigError
+from ._x64 import require_x64
 from .experiment import AbstractBackgrounds, Experiment, recoil_grid
 from .flux import SNSFlux
 from .nuclei import AbstractFormFactor, Helm, cs133, i127, stack_nuclei
@@ -149,7 +150,13 @@ def build_csi2021(
 
     Returns:
         The :class:`~cevns_jax.experiment.Experiment` ``"csi2021"``.
+
+    Raises:
+        RuntimeError: JAX is in 32-bit mode (call :func:`cevns_jax.enable_x64` first).
+        ConfigError: invalid binning.
+        DataError: missing or corrupted release files.
     """
+    require_x64()
     pe = check_edges(pe_edges, "CsI PE", 0.0, 250.0)
     te = check_edges(t_edges, "CsI time", 0.0, 6.0)
     rel = load_csi2021(data_dir)

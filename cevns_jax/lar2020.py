@@ -19,6 +19,7 @@ from jaxtyping import Array
 
 from . import constants as c
 from .datasets import load_lar2020
+from ._x64 import require_x64
 from .experiment import AbstractBackgrounds, Experiment, recoil_grid
 from .flux import SNSFlux
 from .nuclei import AbstractFormFactor, Helm, ar40, stack_nuclei
@@ -109,7 +110,12 @@ def build_lar2020(
 
     Returns:
         The :class:`~cevns_jax.experiment.Experiment` ``"lar2020"``.
+
+    Raises:
+        RuntimeError: JAX is in 32-bit mode (call :func:`cevns_jax.enable_x64` first).
+        DataError: missing or corrupted release files.
     """
+    require_x64()
     rel = load_lar2020(data_dir)
     p = rel.params
     target = stack_nuclei(ar40(r_n=r_n_fm))
