@@ -46,6 +46,8 @@ CSI_COMPONENTS = ("cevns", "brn", "nin", "ss")
 #: Predicted counts are floored here inside the logarithm (only reached for unphysical
 #: nuisances, e.g. η < −1 during a line search): keeps χ² finite and NaN-free.
 MU_FLOOR = 1e-10
+#: Scale (events) of :func:`smooth_positive` applied to the CEvNS counts per bin.
+POSITIVE_SCALE = 1e-3
 
 
 def _arr(x):
@@ -169,8 +171,20 @@ def solve_eta_cevns(eta: Array, cevns_counts, base_total: Array, shift_total) ->
     return jnp.where(keep, eta, solved)
 
 
+def smooth_positive(x: Array, scale: float = POSITIVE_SCALE) -> Array:
+    """Smooth positive part (x + sqrt(x² + s²))/2: x up to s²/(4x) for x ≫ s, → 0 below.
+
+    The shape systematics are morphed between their ±1σ variants and extrapolated linearly
+    beyond; far out (e.g. θ_eff < −1 in the lowest PE bin, where the −1σ efficiency is 0)
+    that can give negative CEvNS counts in a bin. Clipping with ``max`` would put a kink in
+    χ² that stalls gradient-based profiling; this keeps χ² smooth and the counts physical.
+    """
+    return 0.5 * (x + jnp.sqrt(x * x + scale * scale))
+
+
 def _prediction_csi(nu: CsINuisances, spectrum, exp, settings, cevns_counts):
-    cevns = counts_from_spectrum(exp, spectrum, ShapeParams(nu.theta, nu.dt_cevns)).sum(axis=-3)
+    shape = ShapeParams(nu.theta, nu.dt_cevns)
+    cevns = smooth_positive(counts_from_spectrum(exp, spectrum, shape).sum(axis=-3))
     eta_c = solve_eta_cevns(nu.eta_cevns, cevns_counts, jnp.sum(cevns), 0.0)
     brn, nin = exp.backgrounds.neutron_templates(exp, nu.dt_neutron, settings.neutron_interp)
     ss = exp.backgrounds.templates(exp, 0.0)["ss"]
