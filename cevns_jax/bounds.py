@@ -186,10 +186,12 @@ def coupling_bound(
 ) -> Bound:
     """2σ upper bound on g at one mass (see the module docstring).
 
-    Steps: χ² at g = 0 and on the coarse grid ``log10_g``; refinement around an interior
-    minimum; the connected edge refined between its grid points; then a dense search
-    (0.01 dex) over the decade above the connected edge for a disconnected allowed island
-    (interference islands are narrow), and the outer edge refined.
+    Steps: χ² at g = 0 and on the coarse grid ``log10_g``; a dense search (0.02 dex) over
+    a decade either side of the first excluded coarse point, where interference barriers
+    and islands live (both can be narrower than the coarse spacing); refinement around
+    local minima and around local maxima that come near Δχ² = 4 (barrier peaks); then the
+    connected and outer edges, each refined between its neighbouring points. Edges are
+    recomputed until the minimum they refer to no longer changes.
 
     Raises:
         ConfigError: non-positive mass, or no Δχ² = 4 crossing inside the coupling grid.
@@ -200,30 +202,44 @@ def coupling_bound(
     chi2_sm = float(chi2_sm[0])
     curve = _Curve(charges, mass_mev, (experiments, settings, options))
     curve.add(np.asarray(log10_g, dtype=float))
-    i = int(np.argmin(curve.chi2))
-    if 0 < i < curve.lg.size - 1:  # refine an interior minimum
-        curve.add(np.linspace(curve.lg[i - 1], curve.lg[i + 1], _N_REFINE))
 
     def minimum():
         j = int(np.argmin(curve.chi2))
         return (chi2_sm, 0.0) if chi2_sm <= curve.chi2[j] else (curve.chi2[j], 10.0 ** curve.lg[j])
 
-    chi2_min, g_best = minimum()
-    allowed = curve.chi2 - chi2_min < DELTA_CHI2_1D
-    if allowed[-1] or not allowed.any():
-        raise ConfigError(
-            f"no Δχ² = {DELTA_CHI2_1D} crossing for couplings 1e{curve.lg[0]:.1f}.."
-            f"1e{curve.lg[-1]:.1f} at M = {mass_mev} MeV: extend log10_g"
-        )
-    # connected region: from g = 0 if allowed, else from the best fit
-    sm_allowed = chi2_sm - chi2_min < DELTA_CHI2_1D
-    start = 0 if sm_allowed else int(np.searchsorted(curve.lg, np.log10(g_best)))
-    first_excluded = start + int(np.argmax(~allowed[start:]))
-    if first_excluded == 0:
-        raise ConfigError(f"Δχ² > {DELTA_CHI2_1D} at the smallest coupling 1e{curve.lg[0]:.1f}: extend log10_g")
-    lg_connected = curve.edge_after(first_excluded - 1, chi2_min)
-    curve.add(np.linspace(lg_connected, lg_connected + 1.0, 6 * BATCH + 1)[1:])
-    chi2_min, g_best = minimum()  # an island may be deeper than the first minimum
+    def first_excluded(chi2_min, g_best):
+        allowed = curve.chi2 - chi2_min < DELTA_CHI2_1D
+        if allowed[-1] or not allowed.any():
+            raise ConfigError(
+                f"no Δχ² = {DELTA_CHI2_1D} crossing for couplings 1e{curve.lg[0]:.1f}.."
+                f"1e{curve.lg[-1]:.1f} at M = {mass_mev} MeV: extend log10_g"
+            )
+        # connected region: from g = 0 if allowed, else from the best fit
+        sm_allowed = chi2_sm - chi2_min < DELTA_CHI2_1D
+        start = 0 if sm_allowed else int(np.searchsorted(curve.lg, np.log10(g_best)))
+        k = start + int(np.argmax(~allowed[start:]))
+        if k == 0:
+            raise ConfigError(
+                f"Δχ² > {DELTA_CHI2_1D} at the smallest coupling 1e{curve.lg[0]:.1f}: extend log10_g"
+            )
+        return k, allowed
+
+    k, _ = first_excluded(*minimum())
+    curve.add(np.arange(curve.lg[k] - 1.0, curve.lg[k] + 1.0, 0.02))
+    chi2_min, _ = minimum()
+    d = curve.chi2 - chi2_min
+    interior = np.arange(1, d.size - 1)
+    local_min = interior[(d[1:-1] <= d[:-2]) & (d[1:-1] <= d[2:])]
+    local_max = interior[(d[1:-1] >= d[:-2]) & (d[1:-1] >= d[2:]) & (d[1:-1] < 3 * DELTA_CHI2_1D)]
+    lg_now = curve.lg.copy()
+    for i in np.concatenate([local_min[np.argsort(d[local_min])][:2], local_max]):
+        curve.add(np.linspace(lg_now[i - 1], lg_now[i + 1], _N_REFINE + 2)[1:-1])
+    for _ in range(3):  # refining an edge can reveal a deeper minimum: iterate
+        chi2_min, g_best = minimum()
+        k, allowed = first_excluded(chi2_min, g_best)
+        lg_connected = curve.edge_after(k - 1, chi2_min)
+        if minimum()[0] == chi2_min:
+            break
     allowed = curve.chi2 - chi2_min < DELTA_CHI2_1D
     last_allowed = int(np.nonzero(allowed)[0][-1])
     island = curve.lg[last_allowed] > lg_connected
