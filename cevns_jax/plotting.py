@@ -1,4 +1,5 @@
-"""Figures: prediction vs data projections, and SM vs light-mediator spectra.
+"""Figures: prediction vs data projections, SM vs light-mediator spectra, Δχ² of bounds,
+(M, g) exclusion regions.
 
 Plotting consumes numpy arrays only and is never imported by the compute modules; the CLI
 imports it lazily when ``--plot`` is given. matplotlib is used through the object API
@@ -14,7 +15,10 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["SOURCE_LABELS", "model_label", "plot_prediction", "plot_compare", "stack_labels"]
+__all__ = [
+    "SOURCE_LABELS", "model_label", "plot_bounds", "plot_prediction", "plot_compare",
+    "plot_scan", "stack_labels",
+]
 
 #: Legend labels of the three neutrino sources, in the package's source order.
 SOURCE_LABELS = (r"CEvNS $\nu_e$", r"CEvNS $\nu_\mu$ (prompt)", r"CEvNS $\bar\nu_\mu$")
@@ -222,3 +226,186 @@ def model_label(name: str) -> str:
     if "_" not in name and "-" not in name:
         return name
     return "$" + name.replace("_mu", r"_\mu").replace("_tau", r"_\tau") + "$"
+
+
+_BOUND_COLOURS = ("#4E79A7", "#F28E2B")
+
+
+def _number(x: float) -> str:
+    """Three significant digits, in scientific notation below 0.01: ``6.79e-04``, ``0.0387``."""
+    return f"{x:.3g}" if 1e-2 <= abs(x) < 1e3 else f"{x:.2e}"
+
+
+def plot_bounds(path, *, title: str, panels: Sequence[Mapping]) -> None:
+    """Δχ² against the coupling at the two masses of each regime, with the 2σ bounds.
+
+    One panel per regime (side by side). Overlapping curves of the two masses show that
+    the bound has reached its low- or high-mass limit.
+
+    Args:
+        path: output image file.
+        title: figure title.
+        panels: one mapping per regime with
+            ``regime``: ``"low"`` (x = g) or ``"high"`` (x = g/M in GeV^-1);
+            ``curves``: list of mappings with ``label``, ``x`` (n,), ``delta_chi2`` (n,),
+            ``delta_chi2_zero`` (Δχ² at g = 0) and ``main`` (the mass that gives the bound;
+            others are drawn dashed);
+            ``value``: the bound (edge of the region containing g = 0);
+            ``value_outer``: the outer edge when an island is allowed, else ``None``;
+            ``published``: the published bound or ``None``;
+            ``convergence``: relative change of the bound between the two masses.
+    """
+    fig, axes = _figure(len(panels), size=(5.6 * len(panels) + 0.6, 4.6))
+    threshold = 4.0
+    for ax, panel in zip(axes[0], panels, strict=True):
+        marks = [panel["value"]] + [v for v in (panel.get("value_outer"),
+                                                panel.get("published")) if v is not None]
+        lo, hi = min(marks) / 30.0, max(marks) * 5.0
+        for i, curve in enumerate(panel["curves"]):
+            x, d = np.asarray(curve["x"], float), np.asarray(curve["delta_chi2"], float)
+            main = curve.get("main", i == 0)
+            ax.plot(x, d, color=_BOUND_COLOURS[i % 2], lw=2.4 if main else 1.6,
+                    ls="-" if main else (0, (4, 2.5)), zorder=3 if main else 4,
+                    label=f"{curve['label']}" + (" (bound)" if main else " (check)"))
+        ax.axhline(threshold, color="#555555", lw=1.0, ls="--",
+                   label=r"$\Delta\chi^2 = 4$ (2$\sigma$)")
+        island = panel.get("value_outer") is not None
+        ax.axvline(panel["value"], color="#C44E52", lw=1.4,
+                   label=f"bound {_number(panel['value'])}" + (" (connected)" if island else ""))
+        if island:
+            ax.axvline(panel["value_outer"], color="#C44E52", lw=1.4, ls="-.",
+                       label=f"outer edge {_number(panel['value_outer'])} (island)")
+        if panel.get("published") is not None:
+            ax.axvline(panel["published"], color="black", lw=1.2, ls=":",
+                       label=f"published {_number(panel['published'])}")
+        ax.set_xscale("log")
+        ax.set_xlim(lo, hi)
+        zero = max(c["delta_chi2_zero"] for c in panel["curves"])
+        ax.set_ylim(-0.3, max(12.0, zero + 4.0))
+        low = panel["regime"] == "low"
+        ax.set_xlabel(r"coupling $g$" if low else r"$g / M$ [GeV$^{-1}$]")
+        ax.set_ylabel(r"$\Delta\chi^2$ (nuisances profiled)")
+        mains = [c for c in panel["curves"] if c.get("main")] or panel["curves"][:1]
+        note = (f"{'low' if low else 'high'}-mass regime\n"
+                rf"$\Delta\chi^2(g=0)$ = {mains[0]['delta_chi2_zero']:.2f}"
+                f"\nchange between masses: {panel['convergence']:+.1e}")
+        ax.text(0.03, 0.96, note, transform=ax.transAxes, ha="left", va="top", fontsize=9,
+                bbox={"boxstyle": "round", "fc": "white", "ec": "#cccccc"})
+        ax.legend(frameon=True, framealpha=0.9, fontsize=8.5, loc="center left")
+        ax.grid(alpha=0.25, lw=0.5, which="both")
+    fig.suptitle(title)
+    _save(fig, path)
+
+
+def _log10_ticks(axis, lo: float, hi: float) -> None:
+    """Decade ticks labelled 10^k (and minor ticks at 2..9) on an axis in log10 units."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter
+
+    decades = np.arange(np.floor(lo), np.ceil(hi) + 1.0)
+    minor = (decades[:, None] + np.log10(np.arange(2, 10))[None, :]).ravel()
+    axis.set_major_locator(FixedLocator(decades))
+    axis.set_minor_locator(FixedLocator(minor))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"$10^{{{int(round(v))}}}$"))
+
+
+def plot_scan(
+    path,
+    *,
+    title: str,
+    masses_gev: np.ndarray,
+    couplings: np.ndarray,
+    delta_chi2: np.ndarray,
+    threshold: float,
+    islands: np.ndarray | None = None,
+    g2_band: Mapping | None = None,
+    g2_note: str | None = None,
+    best: tuple[float, float] | None = None,
+    best_label: str | None = None,
+    ylabel: str = "coupling $g$",
+    level_label: str = r"2$\sigma$",
+) -> None:
+    """Exclusion region in the (M, g) plane (log-log) with the (g−2)_μ band.
+
+    The region Δχ² > ``threshold`` is filled and outlined by the Δχ² = ``threshold``
+    contour lines, drawn on top so that allowed islands inside it stay visible; the
+    islands are also shaded in their own colour. Contours are interpolated in
+    (log10 M, log10 g), the coordinates in which the grid is regular. Masses whose row
+    is all NaN (a scan still running) are hatched grey.
+
+    Args:
+        path: output image file.
+        title: figure title.
+        masses_gev: (n_m,) masses in GeV; couplings: (n_g,) couplings.
+        delta_chi2: (n_m, n_g) Δχ² (NaN where not computed).
+        threshold: Δχ² of the excluded region (6.18 for two parameters at 2σ).
+        islands: optional (n_m, n_g) bool, allowed points disconnected from small g.
+        g2_band: optional ``{"mass_gev": (k,), "central": (k,), "bands": {n_sigma:
+            (lower (k,), upper (k,))}}`` couplings explaining (g−2)_μ.
+        g2_note: legend text instead of the band (e.g. the model has no muon coupling).
+        best: optional (M in GeV, g) of a best fit to mark with a star.
+        best_label: its legend text (default: its coordinates).
+        ylabel: y-axis label.
+        level_label: name of the confidence level in the legend.
+    """
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    lm = np.log10(np.asarray(masses_gev, float))
+    lg = np.log10(np.asarray(couplings, float))
+    z = np.ma.masked_invalid(np.asarray(delta_chi2, float).T)  # (n_g, n_m) for contour
+    fig = Figure(figsize=(7.6, 6.0), layout="constrained")
+    ax = fig.subplots()
+    excl_colour, edge_colour, island_colour = "#F3A5A5", "#9E1B1B", "#4E79A7"
+    handles = [Patch(fc=excl_colour, ec=edge_colour,
+                     label=f"excluded at {level_label} ($\\Delta\\chi^2 > {threshold:.2f}$, "
+                     "2 parameters)")]
+    top = float(np.max(z)) if z.count() else threshold
+    if top > threshold and lm.size > 1:
+        ax.contourf(lm, lg, z, levels=[threshold, top + 1.0], colors=[excl_colour], zorder=1)
+    if islands is not None and np.any(islands) and lm.size > 1:
+        ax.contourf(lm, lg, np.asarray(islands, float).T, levels=[0.5, 1.5],
+                    colors=[island_colour], alpha=0.45, zorder=2)
+        handles.append(Patch(fc=island_colour, alpha=0.45, ec=edge_colour,
+                             label="allowed island (destructive interference)"))
+    pending = np.all(np.isnan(np.asarray(delta_chi2, float)), axis=1)
+    if np.any(pending) and lm.size > 1:
+        half = 0.5 * np.diff(lm)
+        lo = np.concatenate([[lm[0]], lm[1:] - half])
+        hi = np.concatenate([lm[:-1] + half, [lm[-1]]])
+        for k in np.nonzero(pending)[0]:
+            ax.axvspan(lo[k], hi[k], fc="#F0F0F0", ec="#C8C8C8", lw=0, hatch="//", zorder=0.5)
+        handles.append(Patch(fc="#F0F0F0", ec="#C8C8C8", hatch="//", label="not computed yet"))
+    if z.count() and lm.size > 1:
+        ax.contour(lm, lg, z, levels=[threshold], colors=[edge_colour], linewidths=1.3,
+                   zorder=3)
+    if g2_band is not None:
+        lmm = np.log10(np.asarray(g2_band["mass_gev"], float))
+        shades = {1.0: 0.6, 2.0: 0.3}
+        for n_sigma, (lo, hi) in sorted(g2_band["bands"].items(), reverse=True):
+            alpha = shades.get(float(n_sigma), 0.2)
+            with np.errstate(divide="ignore"):
+                ax.fill_between(lmm, np.log10(lo), np.log10(hi), color="#59A14F", alpha=alpha,
+                                lw=0, zorder=4)
+            handles.append(Patch(fc="#59A14F", alpha=alpha,
+                                 label=f"$(g-2)_\\mu$ at {n_sigma:g}$\\sigma$"))
+        ax.plot(lmm, np.log10(g2_band["central"]), color="#2E6B2A", lw=1.0, ls="--", zorder=4)
+    elif g2_note:
+        handles.append(Patch(fc="none", ec="none", label=g2_note))
+    if best is not None:
+        ax.plot([np.log10(best[0])], [np.log10(best[1])], marker="*", ms=12, color="black",
+                ls="none", zorder=5, clip_on=False)
+        label = best_label or f"best fit (M = {best[0]:.3g} GeV, g = {best[1]:.2g})"
+        handles.append(Line2D([], [], marker="*", ms=10, color="black", ls="none",
+                              label=label))
+    ax.set_xlim(lm[0], lm[-1])
+    ax.set_ylim(lg[0], lg[-1])
+    _log10_ticks(ax.xaxis, lm[0], lm[-1])
+    _log10_ticks(ax.yaxis, lg[0], lg[-1])
+    ax.set_xlabel("mediator mass $M$ [GeV]")
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.35, lw=0.5, which="major")
+    ax.set_axisbelow(False)
+    ax.legend(handles=handles, loc="lower right", fontsize=8.5, framealpha=0.92)
+    ax.set_title(title, fontsize=11)
+    _save(fig, path)

@@ -10,6 +10,7 @@ import dataclasses
 
 import numpy as np
 
+from ..published import COHERENT
 from ._common import (
     EXPERIMENTS,
     add_data_dir,
@@ -25,11 +26,8 @@ from ._common import (
 
 __all__ = ["register", "run", "PUBLISHED"]
 
-#: COHERENT's own fits: (fitted CEvNS counts, error, significance in σ, reference).
-PUBLISHED = {
-    "csi2021": (306.0, 20.0, 11.6, "PRL 129 (2022) 081801"),
-    "lar2020": (159.0, 43.0, 3.5, "PRL 126 (2021) 012002"),
-}
+#: COHERENT's own results per experiment (:data:`cevns_jax.published.COHERENT`).
+PUBLISHED = COHERENT
 
 _DESCRIPTION = """\
 Fit the Standard-Model CEvNS signal of a COHERENT data set to the data.
@@ -88,14 +86,15 @@ def _print_result(title: str, res) -> None:
             "CEvNS fitted",
             f"{res.cevns_fitted:.1f} ± {res.cevns_fitted_err:.1f} "
             f"(-{res.cevns_fitted_err_minus:.1f} +{res.cevns_fitted_err_plus:.1f})",
-            f"{ref[0]:g} ± {ref[1]:g}",
+            ref.fitted_text,
         ],
-        ["significance (no CEvNS)", f"{res.significance_sigma:.2f} σ", f"{ref[2]:g} σ"],
+        ["significance (no CEvNS)", f"{res.significance_sigma:.2f} σ",
+         f"{ref.significance_sigma:g} σ"],
         ["chi2_min / ndof", f"{res.chi2_min:.2f} / {res.ndof}", "-"],
         ["chi2 without CEvNS", f"{res.chi2_no_cevns:.2f}", "-"],
         ["converged", str(res.converged), "-"],
     ]
-    print(format_table(["", "this fit", f"COHERENT ({ref[3]})"], rows))
+    print(format_table(["", "this fit", f"COHERENT ({ref.reference})"], rows))
     print("\nnuisance parameters (pull = fitted value / prior width):\n")
     nrows = [
         [k, f"{v['value']:+.4f}", "free" if v["pull"] is None else f"{v['pull']:+.3f}",
@@ -185,10 +184,10 @@ def run(args) -> int:
             "nuisances": res.nuisances,
             "diagnostics": res.details,
             "published": {
-                "cevns_fitted": ref[0],
-                "cevns_fitted_err": ref[1],
-                "significance_sigma": ref[2],
-                "reference": ref[3],
+                "cevns_fitted": ref.cevns_fitted,
+                "cevns_fitted_err": ref.cevns_fitted_err,
+                "significance_sigma": ref.significance_sigma,
+                "reference": ref.reference,
             },  # fmt: skip
             "provenance": provenance(config, spec.data_files, args.data_dir),
         }

@@ -12,6 +12,7 @@ import argparse
 
 import numpy as np
 
+from ..published import COHERENT
 from ._common import (
     EXPERIMENTS,
     add_data_dir,
@@ -191,7 +192,7 @@ def _print_table(title, exp, sm, model, model_counts, backgrounds, released) -> 
     print(f"({len(e) - 1} energy bins {e[0]:g}-{e[-1]:g} {exp.e_unit} x {len(t) - 1} time "
           f"bins {t[0]:g}-{t[-1]:g} us)\n")
     print(format_table(headers, rows))
-    print(f"\nCOHERENT SM CEvNS prediction: {EXPERIMENTS[exp.name].published_sm}")
+    print(f"\nCOHERENT SM CEvNS prediction: {COHERENT[exp.name].sm_text}")
     if released is not None:
         print(f"COHERENT released CEvNS template (F90-integrated): {released.sum():.2f}")
 
@@ -313,7 +314,7 @@ def run(args) -> int:
             },
             "model": {"name": "SM", "kind": "standard model"} if model is None
             else _model_info(*model[:3]),
-            "published_sm_prediction": spec.published_sm,
+            "published_sm_prediction": COHERENT[exp.name].sm_text,
             "counts_2d": {
                 "description": "expected counts per (energy, time) bin, after efficiencies",
                 "cevns_by_flavour": dict(zip(_by_source(main_counts), main_counts, strict=True)),

@@ -1,0 +1,289 @@
+"""The light-mediator bound table of arXiv:2202.11002 (Table II): model × data set × regime.
+
+One row per (model, data set, regime) from :func:`cevns_jax.bounds.regime_bound`, next to the
+published number where the paper has one (:data:`cevns_jax.published.PUBLISHED_BOUNDS`).
+Every registered model goes through the same code path; none is special-cased.
+
+Data sets: ``"csi"`` (CsI[Na] 2021), ``"lar"`` (CENNS-10 LAr 2020) and ``"csi+lar"`` (the
+sum of the two χ², independent nuisances). Experiments are passed as a dict with keys
+``"csi"`` and/or ``"lar"``, built once and shared by every row.
+
+Row keys (the ``"bounds"`` entries of ``cevns-jax table --json``):
+
+* ``model``, ``data``, ``regime``, ``unit``: what the row is (``unit``: ``"g"`` at low
+  mass, ``"g/M [GeV^-1]"`` at high mass);
+* ``value``: upper edge of the 2σ region connected to g = 0; ``value_outer``: the outer
+  edge (≠ ``value`` when an interference ``island`` is allowed);
+* ``mass_gev``, ``check_mass_gev``: the two masses of the regime; ``convergence``: the
+  relative change of ``value`` between them and ``converged`` = |change| < 1e-2;
+  ``all_converged``: whether every relevant profile's minimiser converged;
+* ``published`` (or ``None``), ``ratio`` = value/published and ``ratio_outer`` =
+  value_outer/published (or ``None``), ``closer``: ``"connected"`` or ``"outer"``,
+  whichever reading is closer to the published number in log distance (``None`` without
+  one);
+* ``elapsed_s``: wall time of the row.
+"""
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+
+from .bounds import DELTA_CHI2_1D, REGIME_MASSES_MEV, regime_bound
+from .charges import get_model, model_names
+from .errors import ConfigError
+from .published import published_bound
+
+__all__ = [
+    "CONVERGENCE_TOL",
+    "DATASETS",
+    "DATASET_KINDS",
+    "DATASET_TITLES",
+    "KIND_EXPERIMENT",
+    "REGIMES",
+    "REGIME_UNITS",
+    "ROW_KEYS",
+    "bound_row",
+    "bound_table",
+    "check_models",
+    "data_experiments",
+    "markdown_table",
+    "mass_text",
+    "regime_text",
+]
+
+#: Data sets, in the order of the CLI; each maps to the experiment kinds it combines.
+DATASETS = ("csi", "lar", "csi+lar")
+DATASET_KINDS = {"csi": ("csi",), "lar": ("lar",), "csi+lar": ("csi", "lar")}
+#: Short titles (the paper's column names).
+DATASET_TITLES = {"csi": "CsI", "lar": "Ar", "csi+lar": "CsI+Ar"}
+#: Experiment (CLI ``--experiment`` name) of each kind.
+KIND_EXPERIMENT = {"csi": "csi2021", "lar": "lar2020"}
+REGIMES = ("low", "high")
+REGIME_UNITS = {"low": "g", "high": "g/M [GeV^-1]"}
+#: A regime bound counts as converged when it changes by less than this between its masses.
+CONVERGENCE_TOL = 1e-2
+#: Keys of every row of :func:`bound_table`.
+ROW_KEYS = (
+    "model", "data", "regime", "unit", "value", "value_outer", "island", "mass_gev",
+    "check_mass_gev", "convergence", "converged", "all_converged", "published", "ratio",
+    "ratio_outer", "closer", "elapsed_s",
+)  # fmt: skip
+
+
+def check_models(models: Iterable[str] | None) -> list[str]:
+    """Registered model names (all if ``None``), de-duplicated, in the given order.
+
+    Raises:
+        ConfigError: an unknown name (the message lists the valid ones).
+    """
+    names = model_names() if models is None else list(dict.fromkeys(models))
+    if not names:
+        raise ConfigError("no models given; choose from " + ", ".join(model_names()))
+    for name in names:
+        get_model(name)  # raises ConfigError naming the valid models
+    return names
+
+
+def _check_choice(values: Iterable[str], valid: Sequence[str], what: str) -> list[str]:
+    values = list(dict.fromkeys(values))
+    bad = [v for v in values if v not in valid]
+    if bad or not values:
+        raise ConfigError(f"unknown {what} {bad[0] if bad else '(none)'!r}; choose from "
+                          + ", ".join(valid))
+    return values
+
+
+def data_experiments(data: str, experiments: Mapping) -> dict:
+    """The experiments dict (kind -> Experiment) of one data set.
+
+    Raises:
+        ConfigError: unknown data set, or an experiment it needs is missing.
+    """
+    _check_choice([data], DATASETS, "data set")
+    missing = [k for k in DATASET_KINDS[data] if k not in experiments]
+    if missing:
+        raise ConfigError(
+            f"data set {data!r} needs the experiments {list(DATASET_KINDS[data])}; missing "
+            f"{missing} (pass a dict with keys 'csi' and/or 'lar')"
+        )
+    return {k: experiments[k] for k in DATASET_KINDS[data]}
+
+
+def _compare(value: float, outer: float, published: float | None) -> dict:
+    if published is None:
+        return {"published": None, "ratio": None, "ratio_outer": None, "closer": None}
+    ratio, ratio_outer = value / published, outer / published
+    closer = "outer" if abs(np.log(ratio_outer)) < abs(np.log(ratio)) else "connected"
+    return {"published": published, "ratio": ratio, "ratio_outer": ratio_outer,
+            "closer": closer}
+
+
+def bound_row(
+    model: str,
+    data: str,
+    regime: str,
+    experiments: Mapping,
+    settings: Mapping | None = None,
+    options=None,
+    *,
+    details: bool = False,
+) -> dict:
+    """One row of the table: the regime bound of ``model`` on ``data``, vs the paper.
+
+    Args:
+        model: registered model name.
+        data: ``"csi"``, ``"lar"`` or ``"csi+lar"``.
+        regime: ``"low"`` (bound on g) or ``"high"`` (bound on g/M in GeV^-1).
+        experiments: dict kind (``"csi"``/``"lar"``) -> Experiment, holding at least the
+            kinds ``data`` needs.
+        settings: optional dict kind -> likelihood settings.
+        options: minimiser options (default :data:`cevns_jax.bounds.BOUND_OPTIONS`).
+        details: also return ``"details"``: the two masses' :class:`~cevns_jax.bounds.Bound`
+            fields with their χ² curves (``log10_g``, ``chi2``, ``chi2_min``).
+
+    Returns:
+        dict with the keys :data:`ROW_KEYS` (see the module docstring), plus ``details``.
+    """
+    _check_choice([regime], REGIMES, "regime")
+    exps = data_experiments(data, experiments)
+    charges = get_model(model)
+    start = time.perf_counter()
+    res = regime_bound(charges, regime, exps, settings, options)
+    row = {
+        "model": model,
+        "data": data,
+        "regime": regime,
+        "unit": REGIME_UNITS[regime],
+        "value": float(res["value"]),
+        "value_outer": float(res["value_outer"]),
+        "island": bool(res["island"]),
+        "mass_gev": float(res["mass_gev"]),
+        "check_mass_gev": float(res["check_mass_gev"]),
+        "convergence": float(res["convergence"]),
+        "converged": bool(abs(res["convergence"]) < CONVERGENCE_TOL),
+        "all_converged": bool(res["all_converged"]),
+    }
+    row.update(_compare(row["value"], row["value_outer"], published_bound(model, data, regime)))
+    row["elapsed_s"] = time.perf_counter() - start
+    if details:
+        row["details"] = res["details"]
+    return row
+
+
+def bound_table(
+    experiments: Mapping,
+    models: Iterable[str] | None = None,
+    datasets: Sequence[str] = DATASETS,
+    regimes: Sequence[str] = REGIMES,
+    progress: bool = True,
+    settings: Mapping | None = None,
+    options=None,
+) -> list[dict]:
+    """The bound of every model × data set × regime, with the published values.
+
+    Args:
+        experiments: dict kind (``"csi"``/``"lar"``) -> Experiment, built once by the caller
+            and shared by every row; must hold every kind ``datasets`` needs.
+        models: registered names (default: every registered model, registry order).
+        datasets: subset of :data:`DATASETS`.
+        regimes: subset of :data:`REGIMES`.
+        progress: show a tqdm progress bar (stderr) whose description is the current entry.
+        settings, options: passed to :func:`cevns_jax.bounds.regime_bound`.
+
+    Returns:
+        list of rows (dicts with the keys :data:`ROW_KEYS`), model-major, then data set,
+        then regime.
+
+    Raises:
+        ConfigError: unknown model, data set or regime, or a missing experiment (checked
+            before anything is computed).
+    """
+    models = check_models(models)
+    datasets = _check_choice(datasets, DATASETS, "data set")
+    regimes = _check_choice(regimes, REGIMES, "regime")
+    for data in datasets:
+        data_experiments(data, experiments)
+    entries = [(m, d, r) for m in models for d in datasets for r in regimes]
+
+    from tqdm.auto import tqdm
+
+    rows = []
+    with tqdm(total=len(entries), disable=not progress, unit="bound", dynamic_ncols=True) as bar:
+        for model, data, regime in entries:
+            bar.set_description(f"{model} {data} {regime}")
+            rows.append(bound_row(model, data, regime, experiments, settings, options))
+            bar.update()
+    return rows
+
+
+def regime_text(regime: str) -> str:
+    """The masses of a regime, e.g. ``"M = 10 keV, checked at 100 keV"``."""
+    main, check = (m * 1e-3 for m in REGIME_MASSES_MEV[regime])
+    return f"M = {mass_text(main)}, checked at {mass_text(check)}"
+
+
+def mass_text(mass_gev: float) -> str:
+    """A mass in the handiest unit: ``1e-05`` -> ``"10 keV"``, ``10.0`` -> ``"10 GeV"``."""
+    for unit, scale in (("GeV", 1.0), ("MeV", 1e-3), ("keV", 1e-6)):
+        if mass_gev >= scale or unit == "keV":
+            return f"{mass_gev / scale:g} {unit}"
+    raise AssertionError  # unreachable
+
+
+def _sci(x: float) -> str:
+    return f"{x:.2e}"
+
+
+def markdown_table(rows: Sequence[Mapping], *, title: str | None = None) -> str:
+    """The rows as Markdown: one table per regime like the paper's Table II.
+
+    Rows are models (in the order they appear), columns Ar / CsI / CsI+Ar (those present).
+    Each cell is ``value``, then ``(outer)`` when an island is allowed, then
+    ``[published; ratio]`` where the paper has a number (with an island, the ratios of both
+    readings: connected, outer); a ``†`` marks a bound not converged between the regime's
+    two masses (|change| ≥ 1e-2) or with an unconverged profile.
+    """
+    order = [d for d in ("lar", "csi", "csi+lar") if any(r["data"] == d for r in rows)]
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    lines = [f"# {title}", ""] if title else []
+    for regime in REGIMES:
+        cells = {(r["model"], r["data"]): r for r in rows if r["regime"] == regime}
+        if not cells:
+            continue
+        pairs = sorted({(r["mass_gev"], r["check_mass_gev"]) for r in cells.values()})
+        mass_txt = "; ".join(f"M = {mass_text(m)}, checked at {mass_text(k)}" for m, k in pairs)
+        what = ("coupling g (g~ for the scalar)" if regime == "low"
+                else "g/M in GeV^-1")
+        lines += [f"## {regime}-mass regime: 2σ upper bound on {what} ({mass_txt})", ""]
+        lines.append("| model | " + " | ".join(DATASET_TITLES[d] for d in order) + " |")
+        lines.append("|---|" + "---|" * len(order))
+        for model in models:
+            out = []
+            for d in order:
+                r = cells.get((model, d))
+                if r is None:
+                    out.append("–")
+                    continue
+                text = _sci(r["value"])
+                if r["island"]:
+                    text += f" ({_sci(r['value_outer'])})"
+                if r["published"] is not None:
+                    ratio = f"{r['ratio']:.2f}"
+                    if r["island"]:
+                        ratio += f", {r['ratio_outer']:.2f}"
+                    text += f" [{_sci(r['published'])}; {ratio}]"
+                if not (r["converged"] and r["all_converged"]):
+                    text += " †"
+                out.append(text)
+            lines.append(f"| {model} | " + " | ".join(out) + " |")
+        lines.append("")
+    lines += [
+        "Cells: bound (connected to g = 0) (outer edge, when an interference island is "
+        "allowed at 2σ) [published, arXiv:2202.11002 Table II; ratio ours/published, for "
+        "the connected and outer readings]. † not converged.",
+        f"2σ: Δχ² = {DELTA_CHI2_1D:g} (one parameter), nuisances profiled; † also when the "
+        f"bound changes by ≥ {CONVERGENCE_TOL:g} (relative) between the regime's two masses.",
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,246 @@
+"""(M, g) exclusion scans: χ² grid, two-parameter threshold, resume, errors, CLI."""
+
+import json
+
+import numpy as np
+import pytest
+
+from cevns_jax import scan as scan_mod
+from cevns_jax.charges import get_model
+from cevns_jax.cli import main
+from cevns_jax.errors import ConfigError
+from cevns_jax.scan import (
+    DELTA_CHI2_2D,
+    ScanResult,
+    default_coupling_range,
+    delta_chi2_threshold,
+    load_scan,
+    scan_grid,
+)
+
+# a small LAr grid: 4 masses (MeV) x 16 couplings, one compiled batch per row
+MASSES = np.array([1.0, 30.0, 1e3, 1e4])
+COUPLINGS = np.geomspace(1e-7, 1e-1, 16)
+
+
+@pytest.fixture(scope="module")
+def one_shot(lar, tmp_path_factory):
+    """The small B-L grid computed in one go, saved to a file."""
+    path = tmp_path_factory.mktemp("scan") / "one_shot.npz"
+    res = scan_grid(get_model("B-L"), {"lar": lar}, MASSES, COUPLINGS, out_path=path,
+                    progress=False, model="B-L")
+    return res, path
+
+
+def test_two_parameter_threshold():
+    assert DELTA_CHI2_2D == pytest.approx(6.18, abs=5e-3)
+    assert delta_chi2_threshold(0.9545, 2) == pytest.approx(-2.0 * np.log(1.0 - 0.9545))
+    assert delta_chi2_threshold(0.9545, 1) == pytest.approx(4.0, abs=1e-3)
+    with pytest.raises(ConfigError, match="confidence level"):
+        delta_chi2_threshold(1.5)
+
+
+def test_small_grid_excluded_at_large_g_allowed_at_small_g(one_shot):
+    res, _ = one_shot
+    assert res.chi2.shape == (MASSES.size, COUPLINGS.size) and res.complete
+    assert np.all(np.isfinite(res.chi2))
+    d = res.delta_chi2()
+    assert np.nanmin(d) == 0.0
+    exc = res.excluded()
+    assert np.array_equal(exc, d > DELTA_CHI2_2D)
+    assert not exc[:, 0].any() and exc[:, -1].all()  # allowed at 1e-7, excluded at 0.1
+    # the SM limit: Δχ² flat at tiny couplings, the same for every mass
+    assert np.ptp(res.chi2[:, 0]) < 1e-3
+    assert np.all(res.converged[d < DELTA_CHI2_2D])
+    # the low-mass edge (flat in M) lies well below the heavy one (g/M constant)
+    edge = res.connected_edge()
+    assert 1e-5 < edge[0] < 3e-4 and edge[0] < edge[2] < edge[3]
+    assert 5.0 < edge[3] / edge[2] < 20.0  # ~10 on a fine grid; this one has 0.4 dex steps
+    assert not res.islands().any()
+
+
+def test_csv_long_format(one_shot, tmp_path):
+    res, _ = one_shot
+    out = tmp_path / "grid.csv"
+    res.to_csv(out)
+    text = out.read_text()
+    assert text.startswith("# cevns_jax profiled chi2 scan")
+    assert "model: B-L" in text and "6.18" in text
+    lines = text.splitlines()
+    assert lines[0].startswith("#") and "mass_gev" in next(x for x in lines if x[0] != "#")
+    rows = np.genfromtxt([x for x in lines if x[0] != "#"], delimiter=",", names=True)
+    assert rows.dtype.names == ("mass_gev", "g", "chi2", "delta_chi2", "converged")
+    assert rows.size == MASSES.size * COUPLINGS.size
+    np.testing.assert_allclose(rows["mass_gev"][:: COUPLINGS.size], MASSES / 1e3, rtol=1e-9)
+    np.testing.assert_allclose(rows["chi2"], res.chi2.ravel(), rtol=1e-9)
+    np.testing.assert_allclose(rows["delta_chi2"], res.delta_chi2().ravel(), rtol=1e-9, atol=1e-9)
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_resume_computes_only_missing_rows(one_shot, lar, tmp_path, monkeypatch):
+    res_once, _ = one_shot
+    path = tmp_path / "resumed.npz"
+    real = scan_mod.chi2_vs_coupling
+    calls = []
+
+    def interrupted(charges, mass, *args):
+        if len(calls) == 2:
+            raise _Stop  # a crash during the third row
+        calls.append(mass)
+        return real(charges, mass, *args)
+
+    monkeypatch.setattr(scan_mod, "chi2_vs_coupling", interrupted)
+    with pytest.raises(_Stop):
+        scan_grid(get_model("B-L"), {"lar": lar}, MASSES, COUPLINGS, out_path=path,
+                  progress=False, model="B-L")
+    partial = load_scan(path)
+    assert partial.done.tolist() == [True, True, False, False]
+    assert np.all(np.isnan(partial.chi2[2:])) and np.all(np.isfinite(partial.chi2[:2]))
+    assert not list(tmp_path.glob(".*.tmp"))  # the atomic writes left no temporary file
+
+    calls.clear()
+
+    def counting(charges, mass, *args):
+        calls.append(mass)
+        return real(charges, mass, *args)
+
+    monkeypatch.setattr(scan_mod, "chi2_vs_coupling", counting)
+    res = scan_grid(get_model("B-L"), {"lar": lar}, MASSES, COUPLINGS, out_path=path,
+                    progress=False, model="B-L")
+    assert calls == [MASSES[2], MASSES[3]]
+    final = load_scan(path)
+    for r in (res, final):
+        assert r.complete
+        np.testing.assert_allclose(r.chi2, res_once.chi2, rtol=1e-12, atol=0)
+        np.testing.assert_array_equal(r.converged, res_once.converged)
+    assert final.metadata["model"] == "B-L" and final.metadata["data"] == "lar"
+
+    calls.clear()  # a finished file: nothing recomputed
+    scan_grid(get_model("B-L"), {"lar": lar}, MASSES, COUPLINGS, out_path=path,
+              progress=False, model="B-L")
+    assert calls == []
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"couplings": COUPLINGS[:8]}, "couplings"),
+        ({"masses_mev": MASSES * 2}, "masses"),
+        ({"model": "universal"}, "model"),
+        ({"charges": get_model("universal")}, "charges"),
+        ({"experiments": "csi"}, "data"),
+    ],
+)
+def test_mismatching_file_is_refused(one_shot, lar, change, message):
+    _, path = one_shot
+    before = path.read_bytes()
+    kwargs = {"masses_mev": MASSES, "couplings": COUPLINGS, "model": "B-L",
+              "charges": get_model("B-L"), "experiments": {"lar": lar}}
+    kwargs.update(change)
+    if change.get("experiments") == "csi":
+        kwargs["experiments"] = {"csi": lar}  # refused before any χ²: no need to build CsI
+    with pytest.raises(ConfigError, match=f"{message}.*another output path or delete"):
+        scan_grid(out_path=path, progress=False, **kwargs)
+    assert path.read_bytes() == before
+
+
+def test_unreadable_file_is_refused(lar, tmp_path):
+    path = tmp_path / "junk.npz"
+    path.write_text("not a scan")
+    with pytest.raises(ConfigError, match="not a readable cevns_jax scan file"):
+        scan_grid(get_model("B-L"), {"lar": lar}, MASSES, COUPLINGS, out_path=path,
+                  progress=False)
+
+
+@pytest.mark.parametrize(
+    ("masses", "couplings", "message"),
+    [
+        ([-1.0, 10.0], COUPLINGS, "masses_mev must be finite and > 0"),
+        ([0.0, 10.0], COUPLINGS, "masses_mev must be finite and > 0"),
+        ([10.0, 1.0], COUPLINGS, "masses_mev must be strictly increasing"),
+        ([1.0, 1.0], COUPLINGS, "masses_mev must be strictly increasing"),
+        ([], COUPLINGS, "non-empty"),
+        (MASSES, [0.0, 1e-3], "couplings must be finite and > 0"),
+        (MASSES, [1e-3, np.inf], "couplings must be finite and > 0"),
+        (MASSES, [1e-3, 1e-4], "couplings must be strictly increasing"),
+        (MASSES, np.ones((2, 2)), "1-D"),
+    ],
+)
+def test_bad_inputs(lar, masses, couplings, message):
+    with pytest.raises(ConfigError, match=message):
+        scan_grid(get_model("B-L"), {"lar": lar}, masses, couplings, progress=False)
+
+
+def test_bad_experiments_and_directory(lar, tmp_path):
+    with pytest.raises(ConfigError, match="keys 'csi' and/or 'lar'"):
+        scan_grid(get_model("B-L"), {"xenon": lar}, MASSES, COUPLINGS, progress=False)
+    with pytest.raises(ConfigError, match="does not exist"):
+        scan_grid(get_model("B-L"), {"lar": lar}, MASSES, COUPLINGS,
+                  out_path=tmp_path / "no" / "x.npz", progress=False)
+
+
+def test_islands_and_edges_on_a_toy_grid():
+    """Island labelling and edge interpolation on a hand-made Δχ² grid."""
+    g = np.geomspace(1e-4, 1e-1, 7)
+    chi2 = np.array([
+        [0.0, 1.0, 9.0, 9.0, 9.0, 9.0, 9.0],
+        [0.0, 1.0, 9.0, 1.0, 9.0, 9.0, 9.0],  # island at g index 3
+        [0.0, 1.0, 2.0, 9.0, 9.0, 9.0, 9.0],
+    ]) + 100.0
+    res = ScanResult(np.array([1.0, 2.0, 3.0]), g, chi2, np.ones(chi2.shape, bool),
+                     np.ones(3, bool), {})
+    islands = res.islands()
+    assert islands.sum() == 1 and islands[1, 3]
+    edge = res.connected_edge()
+    t = (DELTA_CHI2_2D - 1.0) / 8.0
+    assert edge[0] == pytest.approx(10 ** (np.log10(g[1]) + t * 0.5))
+    assert edge[2] == pytest.approx(10 ** (np.log10(g[2]) + (DELTA_CHI2_2D - 2.0) / 7.0 * 0.5))
+    # rows not done are neither excluded nor allowed
+    partial = ScanResult(res.masses_mev, g, np.where([[1], [0], [1]], chi2, np.nan),
+                         res.converged, np.array([True, False, True]), {})
+    assert not partial.excluded()[1].any() and not partial.islands().any()
+    assert np.isnan(partial.connected_edge()[1])
+
+
+def test_default_coupling_ranges():
+    assert default_coupling_range(get_model("B-L")) == (1e-6, 1.0)
+    assert default_coupling_range(get_model("scalar")) == (1e-6, 1.0)
+    assert default_coupling_range(get_model("L_mu-L_tau")) == (1e-5, 10.0)
+
+
+def test_cli_scan_writes_npz_csv_png_json(tmp_path, data_dir, capsys):
+    out, csv, png, js = (tmp_path / n for n in ("s.npz", "s.csv", "s.png", "s.json"))
+    argv = ["scan", "--model", "B-L", "--data", "lar", "--n-mass", "3", "--n-g", "16",
+            "--g-range", "1e-7", "1e-1", "--data-dir", str(data_dir), "--out", str(out),
+            "--csv", str(csv), "--plot", str(png), "--json", str(js), "--no-progress"]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "grid minimum" in printed and "excluded at 2σ" in printed
+    res = load_scan(out)
+    assert res.complete and res.chi2.shape == (3, 16)
+    np.testing.assert_allclose(res.masses_gev, [1e-3, 0.1, 10.0], rtol=1e-12)
+    assert res.metadata["provenance"]["config"]["command"] == "scan"
+    assert csv.read_text().count("\n") > 3 * 16
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    summary = json.loads(js.read_text())
+    assert summary["summary"]["rows_computed"] == 3
+    assert 0.0 < summary["summary"]["fraction_excluded"] < 1.0
+    assert summary["provenance"]["data_files"]
+    # rerun: resumed, nothing computed; another grid in the same file: exit code 2
+    assert main(argv[:-7] + ["--no-progress"]) == 0
+    assert "0 computed, 3 resumed" in capsys.readouterr().out
+    assert main(argv[:8] + ["8"] + argv[9:]) == 2
+    assert "holds a different scan" in capsys.readouterr().err
+
+
+def test_cli_scan_bad_options(tmp_path, capsys):
+    base = ["scan", "--model", "B-L", "--data", "lar", "--data-dir", str(tmp_path)]
+    assert main(base + ["--mass-range", "10", "1"]) == 2
+    assert "--mass-range" in capsys.readouterr().err
+    assert main(base + ["--g-range", "0", "1"]) == 2
+    assert "positive" in capsys.readouterr().err
+    assert main(["scan", "--model", "nope", "--data", "lar"]) == 2
+    assert "unknown model" in capsys.readouterr().err

@@ -1,0 +1,225 @@
+"""The bound table (arXiv:2202.11002 Table II), the published numbers, and ``cevns-jax table``."""
+
+import json
+
+import pytest
+
+from cevns_jax.charges import model_names
+from cevns_jax.cli import main
+from cevns_jax.errors import ConfigError
+from cevns_jax.published import (
+    COHERENT,
+    PUBLISHED_BOUNDS,
+    PUBLISHED_DATASETS,
+    PUBLISHED_MODELS,
+    published_bound,
+)
+from cevns_jax.table import (
+    DATASETS,
+    ROW_KEYS,
+    bound_table,
+    check_models,
+    data_experiments,
+    markdown_table,
+)
+
+
+# --- published numbers ------------------------------------------------------------------------
+def test_published_bounds_cover_table_ii():
+    assert len(PUBLISHED_BOUNDS) == 4 * 3 * 2
+    assert set(PUBLISHED_MODELS) <= set(model_names())
+    assert set(PUBLISHED_DATASETS) == set(DATASETS)
+    for (model, data, regime), value in PUBLISHED_BOUNDS.items():
+        assert model in PUBLISHED_MODELS and data in DATASETS and regime in ("low", "high")
+        assert isinstance(value, float) and 0.0 < value < 0.1
+    # spot checks against shared/reference/published.md (written there as 234e-5, 0.82e-3)
+    assert published_bound("L_mu-L_tau", "lar", "low") == pytest.approx(2.34e-3)
+    assert published_bound("universal", "lar", "high") == pytest.approx(8.2e-4)
+    assert published_bound("B-L", "csi+lar", "low") == pytest.approx(4.42e-5)
+    assert published_bound("scalar", "csi", "high") == pytest.approx(3.1e-4)
+    assert published_bound("B-3L_mu", "lar", "low") is None
+    # combining data sets tightens every published bound
+    for (model, data, regime), value in PUBLISHED_BOUNDS.items():
+        if data == "csi+lar":
+            assert value <= min(PUBLISHED_BOUNDS[(model, d, regime)] for d in ("csi", "lar"))
+
+
+def test_coherent_reference_numbers():
+    csi, lar = COHERENT["csi2021"], COHERENT["lar2020"]
+    assert (csi.sm_prediction, csi.cevns_fitted, csi.cevns_fitted_err,
+            csi.significance_sigma) == (341.0, 306.0, 20.0, 11.6)
+    assert (lar.sm_prediction, lar.cevns_fitted, lar.cevns_fitted_err,
+            lar.significance_sigma) == (128.0, 159.0, 43.0, 3.5)
+    assert csi.sm_text == "341 ± 11 (th) ± 42 (exp), PRL 129 (2022) 081801"
+    assert lar.sm_text == "128 ± 17, PRL 126 (2021) 012002"
+    assert csi.fitted_text == "306 ± 20"
+    from cevns_jax.cli import fit as cli_fit
+
+    assert cli_fit.PUBLISHED is COHERENT  # one source of truth
+
+
+# --- the library function ---------------------------------------------------------------------
+def test_check_models_and_experiments():
+    assert check_models(None) == model_names()
+    assert check_models(["B-L", "scalar", "B-L"]) == ["B-L", "scalar"]
+    with pytest.raises(ConfigError, match="unknown model 'nope'"):
+        check_models(["B-L", "nope"])
+    with pytest.raises(ConfigError, match="unknown data set 'xenon'"):
+        data_experiments("xenon", {})
+    with pytest.raises(ConfigError, match="missing"):
+        data_experiments("csi+lar", {"lar": object()})
+    assert data_experiments("lar", {"lar": 1, "csi": 2}) == {"lar": 1}
+    with pytest.raises(ConfigError, match="unknown regime"):
+        bound_table({"lar": object()}, ["B-L"], ["lar"], ["medium"], progress=False)
+    with pytest.raises(ConfigError, match="missing"):  # checked before any computation
+        bound_table({"lar": object()}, ["B-L"], ["csi"], progress=False)
+
+
+def test_bound_table_one_model_lar(lar):
+    """The scalar on LAr at high mass (~6 s): 5.67e-4 GeV^-1 (published 5.80e-4)."""
+    rows = bound_table({"lar": lar}, ["scalar"], ["lar"], ["high"], progress=False)
+    (r,) = rows
+    assert (r["model"], r["data"], r["regime"], r["unit"]) == ("scalar", "lar", "high",
+                                                               "g/M [GeV^-1]")
+    assert set(r) == set(ROW_KEYS)
+    assert json.loads(json.dumps(r)) == r  # plain JSON types
+    assert r["published"] == PUBLISHED_BOUNDS[("scalar", "lar", "high")]
+    assert r["ratio"] == pytest.approx(r["value"] / r["published"])
+    assert 0.8 < r["ratio"] < 1.2
+    assert not r["island"] and r["value_outer"] == r["value"] and r["closer"] == "connected"
+    assert r["converged"] and r["all_converged"]
+    assert (r["mass_gev"], r["check_mass_gev"]) == (10.0, 5.0)
+    md = markdown_table(rows)
+    assert md.count("| model | Ar |") == 1 and "| scalar | 5." in md
+
+
+def _row(model, data, regime, value, outer=None, published=None, converged=True):
+    outer = value if outer is None else outer
+    return {
+        "model": model, "data": data, "regime": regime, "value": value, "value_outer": outer,
+        "island": outer != value, "mass_gev": 1e-5 if regime == "low" else 10.0,
+        "check_mass_gev": 1e-4 if regime == "low" else 5.0, "convergence": 0.0,
+        "converged": converged, "all_converged": True, "published": published,
+        "ratio": None if published is None else value / published,
+        "ratio_outer": None if published is None else outer / published,
+    }  # fmt: skip
+
+
+def test_markdown_layout():
+    rows = [
+        _row("universal", "csi", "high", 5e-4, 1.9e-3, 5.3e-4),
+        _row("universal", "lar", "high", 6.8e-4, 1.94e-3, 8.2e-4),
+        _row("B-3L_e", "lar", "low", 4e-5, converged=False),
+    ]
+    md = markdown_table(rows)
+    assert "## high-mass regime" in md and "## low-mass regime" in md
+    assert "| model | Ar | CsI |" in md  # paper column order, only columns present
+    assert "| universal | 6.80e-04 (1.94e-03) [8.20e-04; 0.83, 2.37] | " in md
+    assert "| B-3L_e | 4.00e-05 † | – |" in md
+    assert "M = 10 GeV, checked at 5 GeV" in md
+
+
+# --- the command ------------------------------------------------------------------------------
+def test_cli_table_unknown_model_exits_2(tmp_path, capsys):
+    assert main(["table", "--models", "B-L", "nope", "--data-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "cevns-jax table: error:" in err and "unknown model 'nope'" in err
+
+
+def test_cli_table_help(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["table", "--help"])
+    assert exc.value.code == 0
+    text = capsys.readouterr().out
+    for option in ("--models", "--data-dir", "--json", "--markdown"):
+        assert option in text
+
+
+@pytest.mark.slow
+def test_cli_table_one_model(data_dir, tmp_path, capsys):
+    """``table --models B-L``: 6 bounds on CsI, LAr, CsI+LAr (~1.5 min on 2 CPU cores)."""
+    out, md = tmp_path / "t.json", tmp_path / "t.md"
+    argv = ["table", "--models", "B-L", "--data-dir", str(data_dir), "--json", str(out),
+            "--markdown", str(md)]
+    assert main(argv) == 0
+    assert "B-L" in capsys.readouterr().out
+    res = json.loads(out.read_text(encoding="utf-8"))
+    assert set(res) == {"bounds", "provenance", "elapsed_s"}
+    assert len(res["bounds"]) == 6
+    for r in res["bounds"]:
+        assert {"model", "data", "regime", "value"} <= set(r)
+        assert r["model"] == "B-L" and r["data"] in DATASETS
+        assert isinstance(r["value"], float)
+    assert res["provenance"]["config"]["command"] == "table"
+    assert "| model | Ar | CsI | CsI+Ar |" in md.read_text(encoding="utf-8")
+
+
+# --- the published part of Table II (slow: 24 bounds, ~5 min on 2 CPU cores) -------------------
+#: Entries outside 20 % of the paper with the current likelihoods, with the reason.
+_KNOWN_DEVIATIONS = {
+    ("universal", "lar", "low"): (
+        "21 % low: the paper's 3.91e-5 lies between our connected edge 3.08e-5 (ratio 0.79) "
+        "and the outer edge of a marginal island 5.05e-5 (1.29): our Δχ² barrier between "
+        "them peaks at ≈ 5 and the island dips only to ≈ 3.9"
+    ),
+    ("universal", "lar", "high"): (
+        "26 % low: connected edge 6.06e-4 (ratio 0.74), outer edge of the island 1.94e-3 "
+        "(2.37); the paper's 8.2e-4 lies between. Scaling our LAr SM prediction up to the "
+        "released 128 events moves it only to 6.4e-4, so the difference is in the LAr "
+        "likelihood details, not the rate (PHYSICS.md §8: the barrier before such islands is "
+        "sensitive to them)"
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def published_rows(csi, lar):
+    rows = bound_table({"csi": csi, "lar": lar}, PUBLISHED_MODELS, progress=False)
+    return {(r["model"], r["data"], r["regime"]): r for r in rows}
+
+
+def _published_cases():
+    for key in PUBLISHED_BOUNDS:
+        marks = [pytest.mark.slow]
+        if key in _KNOWN_DEVIATIONS:
+            marks.append(pytest.mark.xfail(reason=_KNOWN_DEVIATIONS[key], strict=True))
+        yield pytest.param(key, marks=marks, id="-".join(key))
+
+
+@pytest.mark.parametrize("key", list(_published_cases()))
+def test_published_models_reproduce_table_ii(published_rows, key):
+    """The four published models on every data set within 20 % of arXiv:2202.11002
+    Table II, with whichever reading (connected / outer) the row says is closer.
+
+    Recorded (2-core CPU; value, outer edge if an island, published, closer reading, ratio):
+
+        universal  csi     low  2.623e-05            2.360e-05  connected 1.112
+        universal  csi     high 5.293e-04 1.819e-03  5.300e-04  connected 0.999
+        universal  lar     low  3.080e-05 5.046e-05  3.910e-05  connected 0.788  (xfail)
+        universal  lar     high 6.794e-04 1.942e-03  8.200e-04  connected 0.829
+        universal  csi+lar low  2.248e-05            2.070e-05  connected 1.086
+        universal  csi+lar high 4.794e-04 1.823e-03  4.800e-04  connected 0.999
+        B-L        csi     low  4.990e-05            5.270e-05  connected 0.947
+        B-L        csi     high 8.653e-04            1.000e-03  connected 0.865
+        B-L        lar     low  5.162e-05            5.350e-05  connected 0.965
+        B-L        lar     high 1.612e-03            1.670e-03  connected 0.965
+        B-L        csi+lar low  4.346e-05            4.420e-05  connected 0.983
+        B-L        csi+lar high 9.253e-04            9.900e-04  connected 0.935
+        L_mu-L_tau csi     low  1.197e-03            1.160e-03  connected 1.032
+        L_mu-L_tau csi     high 2.481e-02 7.520e-02  2.660e-02  connected 0.933
+        L_mu-L_tau lar     low  2.158e-03            2.340e-03  connected 0.922
+        L_mu-L_tau lar     high 3.305e-02 7.823e-02  8.090e-02  outer     0.967
+        L_mu-L_tau csi+lar low  1.030e-03            1.030e-03  connected 1.000
+        L_mu-L_tau csi+lar high 2.220e-02 7.471e-02  2.420e-02  connected 0.917
+        scalar     csi     low  1.901e-05            1.800e-05  connected 1.056
+        scalar     csi     high 3.200e-04            3.100e-04  connected 1.032
+        scalar     lar     low  2.362e-05            2.300e-05  connected 1.027
+        scalar     lar     high 5.669e-04            5.800e-04  connected 0.977
+        scalar     csi+lar low  1.901e-05            1.680e-05  connected 1.131
+        scalar     csi+lar high 3.391e-04            3.000e-04  connected 1.130
+    """
+    r = published_rows[key]
+    assert r["converged"] and r["all_converged"], r
+    assert r["published"] == PUBLISHED_BOUNDS[key]
+    ratio = r["ratio_outer"] if r["closer"] == "outer" else r["ratio"]
+    assert 0.8 <= ratio <= 1.2, (key, r["closer"], ratio)
