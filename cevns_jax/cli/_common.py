@@ -45,14 +45,12 @@ class ExperimentSpec:
         title: human-readable title for tables and figures.
         builder: ``(data_dir) -> Experiment``, imported lazily.
         data_files: registry names of the release files the builder reads.
-        published_sm: the collaboration's SM CEvNS prediction, as text.
     """
 
     name: str
     title: str
     builder: Callable
     data_files: tuple[str, ...]
-    published_sm: str
 
 
 def _build_csi2021(data_dir):
@@ -84,12 +82,10 @@ EXPERIMENTS: dict[str, ExperimentSpec] = {
     "csi2021": ExperimentSpec(
         "csi2021", "COHERENT CsI[Na] 2021", _build_csi2021,
         tuple(f"csi2021/{f}" for f in _CSI_FILES),
-        "341 ± 11 (th) ± 42 (exp), PRL 129 (2022) 081801",
     ),
     "lar2020": ExperimentSpec(
         "lar2020", "COHERENT CENNS-10 LAr 2020", _build_lar2020,
         tuple(f"lar2020/{f}" for f in _LAR_FILES),
-        "128 ± 17, PRL 126 (2021) 012002",
     ),
 }
 
