@@ -45,9 +45,8 @@ __all__ = [
 CSI_COMPONENTS = ("cevns", "brn", "nin", "ss")
 #: Predicted counts are floored here inside the logarithm (only reached for unphysical
 #: nuisances, e.g. η < −1 during a line search): keeps χ² finite and NaN-free.
-MU_FLOOR = 1e-10
-#: Scale (events) of :func:`smooth_positive` applied to the CEvNS counts per bin.
-POSITIVE_SCALE = 1e-3
+#: Scale (events) of :func:`smooth_positive`, which keeps predicted counts positive.
+POSITIVE_SCALE = 1e-5
 
 
 def _arr(x):
@@ -145,13 +144,25 @@ def gaussian_prior_chi2(values, widths) -> Array:
     return jnp.sum(jnp.stack(jax.tree.leaves(terms)))
 
 
+def smooth_positive(x: Array, scale: float = POSITIVE_SCALE) -> Array:
+    """Smooth positive part (x + sqrt(x² + s²))/2: x + s²/(4x) for x ≫ s, → 0 below.
+
+    The shape systematics are morphed between their ±1σ variants and extrapolated linearly
+    beyond; far out (e.g. θ_eff < −1 in the lowest PE bin, where the −1σ efficiency is 0)
+    a bin's prediction can turn negative. Clipping with ``max`` puts a kink in χ² that
+    stalls gradient-based profiling; this keeps χ² smooth. It acts on the total prediction
+    of a bin, so no normalisation nuisance can scale it up.
+    """
+    return 0.5 * (x + jnp.sqrt(x * x + scale * scale))
+
+
 def poisson_chi2(observed: Array, expected: Array) -> Array:
     """2 Σ [μ − n + n ln(n/μ)]: Poisson deviance, exact (2μ) in bins with n = 0.
 
-    μ is floored at :data:`MU_FLOOR` inside the formula so that unphysical (negative)
-    predictions give a large finite value instead of NaN.
+    μ is the :func:`smooth_positive` part of the prediction (a change below 3e-7/μ events
+    for μ ≫ 1e-3), so unphysical (negative) predictions give a large, finite and smooth χ².
     """
-    mu = jnp.maximum(expected, MU_FLOOR)
+    mu = smooth_positive(expected)
     ratio = jnp.where(observed > 0.0, observed / mu, 1.0)  # n/μ → 1 at n = 0: no 0/0 in grad
     return 2.0 * jnp.sum(mu - observed + xlogy(observed, ratio))
 
@@ -171,20 +182,9 @@ def solve_eta_cevns(eta: Array, cevns_counts, base_total: Array, shift_total) ->
     return jnp.where(keep, eta, solved)
 
 
-def smooth_positive(x: Array, scale: float = POSITIVE_SCALE) -> Array:
-    """Smooth positive part (x + sqrt(x² + s²))/2: x up to s²/(4x) for x ≫ s, → 0 below.
-
-    The shape systematics are morphed between their ±1σ variants and extrapolated linearly
-    beyond; far out (e.g. θ_eff < −1 in the lowest PE bin, where the −1σ efficiency is 0)
-    that can give negative CEvNS counts in a bin. Clipping with ``max`` would put a kink in
-    χ² that stalls gradient-based profiling; this keeps χ² smooth and the counts physical.
-    """
-    return 0.5 * (x + jnp.sqrt(x * x + scale * scale))
-
-
 def _prediction_csi(nu: CsINuisances, spectrum, exp, settings, cevns_counts):
     shape = ShapeParams(nu.theta, nu.dt_cevns)
-    cevns = smooth_positive(counts_from_spectrum(exp, spectrum, shape).sum(axis=-3))
+    cevns = counts_from_spectrum(exp, spectrum, shape).sum(axis=-3)
     eta_c = solve_eta_cevns(nu.eta_cevns, cevns_counts, jnp.sum(cevns), 0.0)
     brn, nin = exp.backgrounds.neutron_templates(exp, nu.dt_neutron, settings.neutron_interp)
     ss = exp.backgrounds.templates(exp, 0.0)["ss"]
