@@ -34,8 +34,8 @@ from . import constants as c
 from .charges import U1Charges
 from .errors import ConfigError
 from .experiment import Experiment
-from .mediator import Mediator
 from .likelihood import zero_nuisances
+from .mediator import Mediator
 from .profile import ProfileOptions, profile_combined
 from .rates import recoil_components
 

@@ -25,9 +25,9 @@ import numpy as np
 from jaxtyping import Array
 
 from . import constants as c
+from ._x64 import require_x64
 from .datasets import binned_counts, load_csi2021
 from .errors import ConfigError
-from ._x64 import require_x64
 from .experiment import AbstractBackgrounds, Experiment, recoil_grid
 from .flux import SNSFlux
 from .nuclei import AbstractFormFactor, Helm, cs133, i127, stack_nuclei

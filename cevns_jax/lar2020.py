@@ -18,8 +18,8 @@ import numpy as np
 from jaxtyping import Array
 
 from . import constants as c
-from .datasets import load_lar2020
 from ._x64 import require_x64
+from .datasets import load_lar2020
 from .experiment import AbstractBackgrounds, Experiment, recoil_grid
 from .flux import SNSFlux
 from .nuclei import AbstractFormFactor, Helm, ar40, stack_nuclei

@@ -32,6 +32,7 @@ import numpy as np
 from .bounds import DELTA_CHI2_1D, REGIME_MASSES_MEV, regime_bound
 from .charges import get_model, model_names
 from .errors import ConfigError
+from .likelihood import KINDS
 from .published import published_bound
 
 __all__ = [
@@ -58,7 +59,7 @@ DATASET_KINDS = {"csi": ("csi",), "lar": ("lar",), "csi+lar": ("csi", "lar")}
 #: Short titles (the paper's column names).
 DATASET_TITLES = {"csi": "CsI", "lar": "Ar", "csi+lar": "CsI+Ar"}
 #: Experiment (CLI ``--experiment`` name) of each kind.
-KIND_EXPERIMENT = {"csi": "csi2021", "lar": "lar2020"}
+KIND_EXPERIMENT = KINDS  # data-set kind -> experiment name (one mapping, in likelihood.py)
 REGIMES = ("low", "high")
 REGIME_UNITS = {"low": "g", "high": "g/M [GeV^-1]"}
 #: A regime bound counts as converged when it changes by less than this between its masses.

@@ -8,7 +8,6 @@ from cevns_jax.cli import main
 from cevns_jax.fit import SMFit, fit_sm
 
 
-
 @pytest.fixture(scope="module")
 def csi_fit(csi) -> SMFit:
     return fit_sm(csi)

@@ -8,7 +8,6 @@ import pytest
 from jax.flatten_util import ravel_pytree
 
 from cevns_jax.lar2020 import LAR_SYSTEMATICS
-from cevns_jax.likelihood_csi import POSITIVE_SCALE
 from cevns_jax.likelihood import (
     CsINuisances,
     CsISettings,
@@ -23,6 +22,7 @@ from cevns_jax.likelihood import (
     twice_nll_csi,
     twice_nll_lar,
 )
+from cevns_jax.likelihood_csi import POSITIVE_SCALE
 from cevns_jax.mediator import standard_model
 from cevns_jax.rates import counts_from_spectrum, recoil_spectrum
 

@@ -12,11 +12,9 @@ import time
 import numpy as np
 
 from ._common import (
-    EXPERIMENTS,
     add_data_dir,
     add_json,
     add_plot,
-    build_experiment,
     check_output,
     format_table,
     info,
@@ -25,7 +23,6 @@ from ._common import (
 
 __all__ = ["register", "run", "default_out"]
 
-_KIND_EXPERIMENT = {"csi": "csi2021", "lar": "lar2020"}
 _DATA_TITLES = {"csi": "COHERENT CsI[Na] 2021", "lar": "COHERENT CENNS-10 LAr 2020",
                 "csi+lar": "COHERENT CsI[Na] 2021 + LAr 2020"}
 _N_BAND = 400  # masses of the (g-2)_mu band curve
@@ -234,9 +231,10 @@ def run(args) -> int:
 
     from ..provenance import provenance
     from ..scan import DELTA_CHI2_2D, load_scan, scan_grid
+    from .bounds import build_data_experiments, data_files
 
     kinds = args.data.split("+")
-    files = [f for k in kinds for f in EXPERIMENTS[_KIND_EXPERIMENT[k]].data_files]
+    files = data_files(kinds)
     config = {
         "command": "scan", "model": args.model, "data": args.data,
         "mass_range_gev": list(args.mass_range), "n_mass": args.n_mass,
@@ -259,7 +257,7 @@ def run(args) -> int:
             )
         n_before = int(old.done.sum())
         info(f"resuming {out_path}: {n_before}/{old.done.size} rows done")
-    experiments = {k: build_experiment(_KIND_EXPERIMENT[k], args.data_dir) for k in kinds}
+    experiments = build_data_experiments([args.data], args.data_dir)
     prov = provenance(config, files, args.data_dir)
     start = time.perf_counter()
     try:
