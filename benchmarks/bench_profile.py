@@ -57,7 +57,7 @@ from cevns_jax.csi2021 import build_csi2021  # noqa: E402
 from cevns_jax.lar2020 import build_lar2020  # noqa: E402
 from cevns_jax.mediator import Mediator  # noqa: E402
 from cevns_jax.profile import profiled_chi2  # noqa: E402
-from cevns_jax.provenance import package_versions  # noqa: E402
+from cevns_jax.provenance import cpu_name, package_versions  # noqa: E402
 
 DATA = ("csi", "lar", "csi+lar")
 REGIMES = ("low", "high")
@@ -76,15 +76,6 @@ def _once(fn):
     out = jax.block_until_ready(fn())
     return (time.perf_counter() - w0, time.process_time() - c0), out
 
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def _fmt(s) -> str:
@@ -212,7 +203,7 @@ def environment() -> dict:
         "backend": jax.default_backend(),
         "device": str(dev),
         "device_kind": dev.device_kind,
-        "cpu": _cpu_name(),
+        "cpu": cpu_name(),
         "cpu_count": os.cpu_count(),
         "load_average": os.getloadavg(),
         "dtype": str(jnp.zeros(()).dtype),

@@ -40,7 +40,7 @@ from cevns_jax.charges import get_model  # noqa: E402
 from cevns_jax.csi2021 import build_csi2021  # noqa: E402
 from cevns_jax.lar2020 import build_lar2020  # noqa: E402
 from cevns_jax.mediator import Mediator, standard_model  # noqa: E402
-from cevns_jax.provenance import package_versions  # noqa: E402
+from cevns_jax.provenance import cpu_name, package_versions  # noqa: E402
 from cevns_jax.rates import expected_counts  # noqa: E402
 
 
@@ -54,15 +54,6 @@ def _first_call(fn) -> float:
     jax.block_until_ready(fn())
     return time.perf_counter() - start
 
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def bench_detector(name, exp, setup, args, rng) -> list[dict]:
@@ -141,7 +132,7 @@ def main(argv=None) -> int:
         "backend": jax.default_backend(),
         "device": str(dev),
         "device_kind": dev.device_kind,
-        "cpu": _cpu_name(),
+        "cpu": cpu_name(),
         "cpu_count": os.cpu_count(),
         "dtype": str(jnp.zeros(()).dtype),
         "versions": package_versions(("cevns_jax", "jax", "jaxlib", "equinox", "numpy", "scipy")),

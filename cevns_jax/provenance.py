@@ -19,7 +19,14 @@ import numpy as np
 from .datasets import REGISTRY, data_path, file_sha256
 from .errors import ConfigError
 
-__all__ = ["PACKAGES", "provenance", "package_versions", "jax_environment", "data_checksums"]
+__all__ = [
+    "PACKAGES",
+    "provenance",
+    "package_versions",
+    "cpu_name",
+    "jax_environment",
+    "data_checksums",
+]
 
 #: Distributions whose versions are recorded (the ones that can change the numbers).
 PACKAGES = ("cevns_jax", "jax", "jaxlib", "equinox", "optax", "numpy", "scipy")
@@ -37,12 +44,25 @@ def package_versions(packages: Sequence[str] = PACKAGES) -> dict[str, str | None
     return out
 
 
+def cpu_name() -> str:
+    """The host CPU model (from /proc/cpuinfo where available)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
 def jax_environment() -> dict:
-    """JAX backend, devices and whether 64-bit floats are on."""
+    """JAX backend, devices, host CPU and whether 64-bit floats are on."""
     return {
         "backend": jax.default_backend(),
         "devices": [str(d) for d in jax.devices()],
         "device_kind": jax.devices()[0].device_kind,
+        "cpu": cpu_name(),
         "x64": bool(jax.config.jax_enable_x64),
         "platform": platform.platform(),
     }
