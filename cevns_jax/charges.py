@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
+from ._types import float_array
 from .errors import ConfigError
 
 __all__ = [
@@ -33,9 +34,6 @@ __all__ = [
     "stack_charges",
 ]
 
-
-def _as_float(x: ArrayLike) -> Array:
-    return jnp.asarray(x, dtype=float)
 
 
 def _is_concrete(*xs) -> bool:
@@ -63,10 +61,10 @@ class U1Charges(eqx.Module):
         ([-1.0, -1.0, -1.0], 0.3333)
     """
 
-    quark: Float[Array, "*batch 3"] = eqx.field(converter=_as_float)
-    nu: Float[Array, "*batch 3"] = eqx.field(converter=_as_float)
-    lepton: Float[Array, "*batch 3"] = eqx.field(converter=_as_float)
-    scalar: Float[Array, "*batch"] = eqx.field(converter=_as_float)
+    quark: Float[Array, "*batch 3"] = eqx.field(converter=float_array)
+    nu: Float[Array, "*batch 3"] = eqx.field(converter=float_array)
+    lepton: Float[Array, "*batch 3"] = eqx.field(converter=float_array)
+    scalar: Float[Array, "*batch"] = eqx.field(converter=float_array)
 
     def __check_init__(self):
         for name in ("quark", "nu", "lepton"):
@@ -128,8 +126,8 @@ class U1Charges(eqx.Module):
                     "3 c_B = c_e + c_mu + c_tau, or build the charges with "
                     "U1Charges.general(...) to accept an anomalous model."
                 )
-        c_B = _as_float(c_B)
-        cl = jnp.stack(jnp.broadcast_arrays(_as_float(c_e), _as_float(c_mu), _as_float(c_tau)), -1)
+        c_B = float_array(c_B)
+        cl = jnp.stack(jnp.broadcast_arrays(float_array(c_e), float_array(c_mu), float_array(c_tau)), -1)
         quark = jnp.broadcast_to(c_B[..., None] / 3.0, c_B.shape + (3,))
         neg = 0.0 - cl  # not -cl: keeps +0.0 for uncharged flavours
         return cls(quark=quark, nu=neg, lepton=neg, scalar=jnp.zeros(c_B.shape))

@@ -25,6 +25,7 @@ import numpy as np
 from jaxtyping import Array
 
 from . import constants as c
+from ._types import float_array
 from ._x64 import require_x64
 from .datasets import binned_counts, load_csi2021
 from .errors import ConfigError
@@ -41,9 +42,6 @@ CSI_T_EDGES = (0.0, 0.125, 0.25, 0.375, 0.5, 0.625, 0.75, 0.875, 1.0, 2.0, 4.0, 
 CSI_MOLAR_MASS_G = 259.81
 _QF_ROWS = {"qf0": (1, 2), "qf1": (3, 4)}  # rows of scintRespCoefficients.txt: (+1σ, -1σ)
 
-
-def _arr(x):
-    return jnp.asarray(x, dtype=float)
 
 
 def check_edges(edges, name: str, lo: float, hi: float) -> np.ndarray:
@@ -90,10 +88,10 @@ class CsIBackgrounds(AbstractBackgrounds):
         t_cdf: (2, n_f + 1) cumulative BRN, NIN counts (all PE) at those edges.
     """
 
-    ss: Array = eqx.field(converter=_arr)
-    pe_fraction: Array = eqx.field(converter=_arr)
-    t_edges: Array = eqx.field(converter=_arr)
-    t_cdf: Array = eqx.field(converter=_arr)
+    ss: Array = eqx.field(converter=float_array)
+    pe_fraction: Array = eqx.field(converter=float_array)
+    t_edges: Array = eqx.field(converter=float_array)
+    t_cdf: Array = eqx.field(converter=float_array)
 
     def neutron_templates(self, exp: Experiment, dt_us, interp: str = "hermite") -> Array:
         """(2, n_e, n_t) BRN and NIN templates with arrival times shifted by ``dt_us`` (μs).

@@ -11,15 +11,13 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array
 
+from ._types import float_array
 from .flux import SNSFlux
 from .nuclei import AbstractFormFactor, Nucleus
 from .xsec import WeakCouplings
 
 __all__ = ["Experiment", "ShapeParams", "AbstractBackgrounds", "recoil_grid"]
 
-
-def _arr(x):
-    return jnp.asarray(x, dtype=float)
 
 
 class AbstractBackgrounds(eqx.Module):
@@ -55,19 +53,19 @@ class Experiment(eqx.Module):
 
     name: str = eqx.field(static=True)
     target: Nucleus
-    n_targets: Array = eqx.field(converter=_arr)
+    n_targets: Array = eqx.field(converter=float_array)
     form_factor: AbstractFormFactor
     couplings: WeakCouplings
     flux: SNSFlux
-    T: Array = eqx.field(converter=_arr)
-    dT: Array = eqx.field(converter=_arr)
-    response: Array = eqx.field(converter=_arr)
+    T: Array = eqx.field(converter=float_array)
+    dT: Array = eqx.field(converter=float_array)
+    response: Array = eqx.field(converter=float_array)
     shape_names: tuple[str, ...] = eqx.field(static=True)
-    t_fine_edges: Array = eqx.field(converter=_arr)
-    t_weight: Array = eqx.field(converter=_arr)
-    e_edges: Array = eqx.field(converter=_arr)
-    t_edges: Array = eqx.field(converter=_arr)
-    observed: Array = eqx.field(converter=_arr)
+    t_fine_edges: Array = eqx.field(converter=float_array)
+    t_weight: Array = eqx.field(converter=float_array)
+    e_edges: Array = eqx.field(converter=float_array)
+    t_edges: Array = eqx.field(converter=float_array)
+    observed: Array = eqx.field(converter=float_array)
     backgrounds: AbstractBackgrounds
     e_unit: str = eqx.field(static=True)
 
@@ -93,8 +91,8 @@ class ShapeParams(eqx.Module):
         dt_us: () CEvNS timing offset added to the proton-pulse mean, in us.
     """
 
-    theta: Array = eqx.field(converter=_arr)
-    dt_us: Array = eqx.field(converter=_arr, default=0.0)
+    theta: Array = eqx.field(converter=float_array)
+    dt_us: Array = eqx.field(converter=float_array, default=0.0)
 
     @classmethod
     def nominal(cls, experiment: Experiment) -> "ShapeParams":

@@ -21,6 +21,7 @@ from jax.scipy.special import log_ndtr, ndtr
 from jaxtyping import Array, ArrayLike, Float
 
 from . import constants as c
+from ._types import float_array
 
 __all__ = [
     "SOURCES",
@@ -36,9 +37,6 @@ SOURCES = ("nu_e", "nu_mu", "nubar_mu")
 LEPTON_FLAVOUR = np.array([0, 1, 1])
 
 
-def _arr(x):
-    return jnp.asarray(x, dtype=float)
-
 
 class SNSFlux(eqx.Module):
     """Pion-decay-at-rest flux at a detector.
@@ -51,11 +49,11 @@ class SNSFlux(eqx.Module):
         pulse_width_us: standard deviation of the proton pulse (us).
     """
 
-    n_pot: Array = eqx.field(converter=_arr)
-    nu_per_pot: Array = eqx.field(converter=_arr)
-    distance_m: Array = eqx.field(converter=_arr)
-    pulse_mean_us: Array = eqx.field(converter=_arr)
-    pulse_width_us: Array = eqx.field(converter=_arr, default=0.15)
+    n_pot: Array = eqx.field(converter=float_array)
+    nu_per_pot: Array = eqx.field(converter=float_array)
+    distance_m: Array = eqx.field(converter=float_array)
+    pulse_mean_us: Array = eqx.field(converter=float_array)
+    pulse_width_us: Array = eqx.field(converter=float_array, default=0.15)
 
 
 def fluence_per_flavour(flux: SNSFlux) -> Array:

@@ -18,6 +18,7 @@ import numpy as np
 from jaxtyping import Array
 
 from . import constants as c
+from ._types import float_array
 from ._x64 import require_x64
 from .datasets import load_lar2020
 from .experiment import AbstractBackgrounds, Experiment, recoil_grid
@@ -43,9 +44,6 @@ LAR_SYSTEMATICS = {
 _BACKGROUNDS = ("brn_prompt", "brn_delayed", "ss")
 
 
-def _arr(x):
-    return jnp.asarray(x, dtype=float)
-
 
 class LArBackgrounds(AbstractBackgrounds):
     """LAr 2020 released templates.
@@ -58,10 +56,10 @@ class LArBackgrounds(AbstractBackgrounds):
         f90_edges: (n_f90 + 1,) F90 edges.
     """
 
-    nominal_3d: Array = eqx.field(converter=_arr)
-    cevns_released_3d: Array = eqx.field(converter=_arr)
-    systematics_3d: Array = eqx.field(converter=_arr)
-    f90_edges: Array = eqx.field(converter=_arr)
+    nominal_3d: Array = eqx.field(converter=float_array)
+    cevns_released_3d: Array = eqx.field(converter=float_array)
+    systematics_3d: Array = eqx.field(converter=float_array)
+    f90_edges: Array = eqx.field(converter=float_array)
 
     def templates(self, exp: Experiment, dt_us=0.0) -> dict[str, Array]:
         """Backgrounds summed over F90, (n_e, n_t) each (no timing shift: the release

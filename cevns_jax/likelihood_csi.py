@@ -26,6 +26,7 @@ import jax.numpy as jnp
 from jax.scipy.special import xlogy
 from jaxtyping import Array, Float
 
+from ._types import float_array
 from .experiment import Experiment, ShapeParams
 from .rates import counts_from_spectrum
 
@@ -49,9 +50,6 @@ CSI_COMPONENTS = ("cevns", "brn", "nin", "ss")
 POSITIVE_SCALE = 1e-5
 
 
-def _arr(x):
-    return jnp.asarray(x, dtype=float)
-
 
 class CsINuisances(eqx.Module):
     """Nuisance parameters of the CsI 2021 likelihood (all zero = nominal).
@@ -65,13 +63,13 @@ class CsINuisances(eqx.Module):
         dt_neutron: () common arrival-time offset of BRN and NIN in μs.
     """
 
-    eta_cevns: Array = eqx.field(converter=_arr)
-    eta_brn: Array = eqx.field(converter=_arr)
-    eta_nin: Array = eqx.field(converter=_arr)
-    eta_ss: Array = eqx.field(converter=_arr)
-    theta: Array = eqx.field(converter=_arr)
-    dt_cevns: Array = eqx.field(converter=_arr)
-    dt_neutron: Array = eqx.field(converter=_arr)
+    eta_cevns: Array = eqx.field(converter=float_array)
+    eta_brn: Array = eqx.field(converter=float_array)
+    eta_nin: Array = eqx.field(converter=float_array)
+    eta_ss: Array = eqx.field(converter=float_array)
+    theta: Array = eqx.field(converter=float_array)
+    dt_cevns: Array = eqx.field(converter=float_array)
+    dt_neutron: Array = eqx.field(converter=float_array)
 
     @classmethod
     def zeros(cls, n_shape: int = 3) -> "CsINuisances":
@@ -110,13 +108,13 @@ class CsISettings(eqx.Module):
             released piecewise-linear shift) interpolation of the BRN/NIN time CDFs (static).
     """
 
-    sigma_cevns: Array = eqx.field(converter=_arr, default=0.12)
-    sigma_brn: Array = eqx.field(converter=_arr, default=0.25)
-    sigma_nin: Array = eqx.field(converter=_arr, default=0.35)
-    sigma_ss: Array = eqx.field(converter=_arr, default=0.021)
-    sigma_theta: Array = eqx.field(converter=_arr, default=1.0)
-    sigma_dt_cevns: Array = eqx.field(converter=_arr, default=0.05)
-    sigma_dt_neutron: Array = eqx.field(converter=_arr, default=0.1)
+    sigma_cevns: Array = eqx.field(converter=float_array, default=0.12)
+    sigma_brn: Array = eqx.field(converter=float_array, default=0.25)
+    sigma_nin: Array = eqx.field(converter=float_array, default=0.35)
+    sigma_ss: Array = eqx.field(converter=float_array, default=0.021)
+    sigma_theta: Array = eqx.field(converter=float_array, default=1.0)
+    sigma_dt_cevns: Array = eqx.field(converter=float_array, default=0.05)
+    sigma_dt_neutron: Array = eqx.field(converter=float_array, default=0.1)
     neutron_interp: str = eqx.field(static=True, default="hermite")
 
     def __check_init__(self):

@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
+from ._types import float_array
 from .experiment import Experiment
 from .lar2020 import LAR_SYSTEMATICS
 from .likelihood_csi import gaussian_prior_chi2, solve_eta_cevns
@@ -42,9 +43,6 @@ _SYS_COMPONENT = np.array([LAR_COMPONENTS.index(comp) for comp, _ in LAR_SYSTEMA
 SIGMA2_FLOOR = 1.0
 
 
-def _arr(x):
-    return jnp.asarray(x, dtype=float)
-
 
 class LArNuisances(eqx.Module):
     """Nuisance parameters of the LAr 2020 likelihood (all zero = nominal).
@@ -55,11 +53,11 @@ class LArNuisances(eqx.Module):
             order of :data:`cevns_jax.lar2020.LAR_SYSTEMATICS`.
     """
 
-    eta_cevns: Array = eqx.field(converter=_arr)
-    eta_brn_prompt: Array = eqx.field(converter=_arr)
-    eta_brn_delayed: Array = eqx.field(converter=_arr)
-    eta_ss: Array = eqx.field(converter=_arr)
-    eps: Array = eqx.field(converter=_arr)
+    eta_cevns: Array = eqx.field(converter=float_array)
+    eta_brn_prompt: Array = eqx.field(converter=float_array)
+    eta_brn_delayed: Array = eqx.field(converter=float_array)
+    eta_ss: Array = eqx.field(converter=float_array)
+    eps: Array = eqx.field(converter=float_array)
 
     @classmethod
     def zeros(cls, n_sys: int = len(LAR_SYSTEMATICS)) -> "LArNuisances":
@@ -88,12 +86,12 @@ class LArSettings(eqx.Module):
             template adds N^SS/ratio to the variance σ_ij² (default 5, PHYSICS.md §8).
     """
 
-    sigma_cevns: Array = eqx.field(converter=_arr, default=0.13)
-    sigma_brn_prompt: Array = eqx.field(converter=_arr, default=0.32)
-    sigma_brn_delayed: Array = eqx.field(converter=_arr, default=1.0)
-    sigma_ss: Array = eqx.field(converter=_arr, default=0.0079)
-    sigma_eps: Array = eqx.field(converter=_arr, default=1.0)
-    ss_sample_ratio: Array = eqx.field(converter=_arr, default=5.0)
+    sigma_cevns: Array = eqx.field(converter=float_array, default=0.13)
+    sigma_brn_prompt: Array = eqx.field(converter=float_array, default=0.32)
+    sigma_brn_delayed: Array = eqx.field(converter=float_array, default=1.0)
+    sigma_ss: Array = eqx.field(converter=float_array, default=0.0079)
+    sigma_eps: Array = eqx.field(converter=float_array, default=1.0)
+    ss_sample_ratio: Array = eqx.field(converter=float_array, default=5.0)
 
     def widths(self, n_sys: int = len(LAR_SYSTEMATICS)) -> LArNuisances:
         """Prior widths as a :class:`LArNuisances` pytree."""

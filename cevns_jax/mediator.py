@@ -6,19 +6,16 @@ function evaluates all of them and never retraces when the model, mass or coupli
 """
 
 import equinox as eqx
-import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 
 from . import constants as c
+from ._types import float_array
 from .charges import U1Charges, get_model
 from .errors import ConfigError
 
 __all__ = ["Mediator", "standard_model", "mediator"]
 
-
-def _arr(x):
-    return jnp.asarray(x, dtype=float)
 
 
 class Mediator(eqx.Module):
@@ -31,8 +28,8 @@ class Mediator(eqx.Module):
     """
 
     charges: U1Charges
-    mass: Array = eqx.field(converter=_arr)
-    coupling: Array = eqx.field(converter=_arr)
+    mass: Array = eqx.field(converter=float_array)
+    coupling: Array = eqx.field(converter=float_array)
 
 
 def standard_model() -> Mediator:

@@ -16,6 +16,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
 from . import constants as c
+from ._types import float_array
 
 __all__ = [
     "Nucleus",
@@ -32,9 +33,6 @@ __all__ = [
 ]
 
 
-def _arr(x: ArrayLike) -> Array:
-    return jnp.asarray(x, dtype=float)
-
 
 class Nucleus(eqx.Module):
     """One nuclide (or a stack of them along a leading axis).
@@ -47,11 +45,11 @@ class Nucleus(eqx.Module):
         r_n: rms radius of the point-neutron distribution in fm.
     """
 
-    Z: Array = eqx.field(converter=_arr)
-    N: Array = eqx.field(converter=_arr)
-    mass: Array = eqx.field(converter=_arr)
-    r_p: Array = eqx.field(converter=_arr)
-    r_n: Array = eqx.field(converter=_arr)
+    Z: Array = eqx.field(converter=float_array)
+    N: Array = eqx.field(converter=float_array)
+    mass: Array = eqx.field(converter=float_array)
+    r_p: Array = eqx.field(converter=float_array)
+    r_n: Array = eqx.field(converter=float_array)
 
 
 def _nuclear_mass(atomic_mass_u: float, Z: int) -> float:
@@ -128,7 +126,7 @@ class Helm(AbstractFormFactor):
         s: surface thickness in fm (default 0.9 fm).
     """
 
-    s: Array = eqx.field(converter=_arr, default=0.9)
+    s: Array = eqx.field(converter=float_array, default=0.9)
 
     def __call__(self, q2, r_rms):
         r0 = jnp.sqrt(5.0 / 3.0 * (jnp.asarray(r_rms) ** 2 - 3.0 * self.s**2))
@@ -146,7 +144,7 @@ class KleinNystrand(AbstractFormFactor):
         a: Yukawa range in fm (default 0.7 fm).
     """
 
-    a: Array = eqx.field(converter=_arr, default=0.7)
+    a: Array = eqx.field(converter=float_array, default=0.7)
 
     def __call__(self, q2, r_rms):
         ra = jnp.sqrt(5.0 / 3.0 * (jnp.asarray(r_rms) ** 2 - 6.0 * self.a**2))
@@ -163,7 +161,7 @@ class SymmetrizedFermi(AbstractFormFactor):
         a: diffuseness in fm (default 0.52 fm).
     """
 
-    a: Array = eqx.field(converter=_arr, default=0.52)
+    a: Array = eqx.field(converter=float_array, default=0.52)
 
     def __call__(self, q2, r_rms):
         pa = np.pi * self.a

@@ -18,6 +18,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
 
 from . import constants as c
+from ._types import float_array
 from .loops import loop_proton_coupling_shift
 from .mediator import Mediator
 from .nuclei import AbstractFormFactor, Nucleus, momentum2_fm2
@@ -33,9 +34,6 @@ __all__ = [
 ]
 
 
-def _arr(x):
-    return jnp.asarray(x, dtype=float)
-
 
 class WeakCouplings(eqx.Module):
     """Neutrino–nucleon vector couplings.
@@ -46,8 +44,8 @@ class WeakCouplings(eqx.Module):
         gv_n: () neutron coupling g_V^n.
     """
 
-    gv_p: Array = eqx.field(converter=_arr)
-    gv_n: Array = eqx.field(converter=_arr)
+    gv_p: Array = eqx.field(converter=float_array)
+    gv_n: Array = eqx.field(converter=float_array)
 
 
 def radiative_couplings() -> WeakCouplings:
