@@ -93,8 +93,9 @@ class CsIBackgrounds(AbstractBackgrounds):
     t_edges: Array = eqx.field(converter=float_array)
     t_cdf: Array = eqx.field(converter=float_array)
 
-    def neutron_templates(self, exp: Experiment, dt_us, interp: str = "hermite") -> Array:
-        """(2, n_e, n_t) BRN and NIN templates with arrival times shifted by ``dt_us`` (μs).
+    def neutron_time_counts(self, exp: Experiment, dt_us, interp: str = "hermite") -> Array:
+        """(2, n_t) BRN and NIN counts per analysis time bin (all PE in the region, time
+        efficiency applied) with arrival times shifted by ``dt_us`` (μs).
 
         The released 10-ns time distributions are shifted through their cumulative
         counts, interpolated either piecewise linearly (``interp="linear"``) or with a
@@ -106,7 +107,11 @@ class CsIBackgrounds(AbstractBackgrounds):
             cdf = jax.vmap(lambda row: jnp.interp(t, self.t_edges, row))(self.t_cdf)
         else:
             cdf = jax.vmap(lambda row: _hermite_cdf(t, self.t_edges, row))(self.t_cdf)
-        t_counts = jnp.diff(cdf, axis=-1) @ exp.t_weight  # (2, n_t), time efficiency applied
+        return jnp.diff(cdf, axis=-1) @ exp.t_weight
+
+    def neutron_templates(self, exp: Experiment, dt_us, interp: str = "hermite") -> Array:
+        """(2, n_e, n_t) BRN and NIN templates with arrival times shifted by ``dt_us``."""
+        t_counts = self.neutron_time_counts(exp, dt_us, interp)
         return self.pe_fraction[:, :, None] * t_counts[:, None, :]
 
     def templates(self, exp: Experiment, dt_us=0.0) -> dict[str, Array]:

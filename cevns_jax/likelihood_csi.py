@@ -1,111 +1,66 @@
-"""CsI 2021 likelihood: nuisances, their priors and the Poissonian χ² (PHYSICS.md §8).
+"""CsI 2021 likelihood: Poissonian χ² with normalisation, shape and timing nuisances.
 
     χ²_CsI = 2 Σ_ij [N^th_ij − N^exp_ij + N^exp_ij ln(N^exp_ij / N^th_ij)] + priors
-    N^th  = (1+η_CEvNS) N^CEvNS(θ, δt_CEvNS) + (1+η_BRN) N^BRN(δt_n) + (1+η_NIN) N^NIN(δt_n)
-            + (1+η_SS) N^SS
+    N^th  = a_CEvNS N^CEvNS(θ, δt_CEvNS) + a_BRN N^BRN(δt_n) + a_NIN N^NIN(δt_n) + a_SS N^SS
 
-Bins with N^exp = 0 contribute exactly 2 N^th (``xlogy``). All functions are pure and
-differentiable in the nuisances and in the recoil spectrum (hence in the physics
-parameters); they can be jitted and vmapped by the caller.
+Nuisances (vector order): ``norm_cevns``, ``norm_brn``, ``norm_nin``, ``norm_ss`` (factors
+a = 1 + η, nominal 1), ``theta_<shape>`` for each response systematic of the experiment
+(``qf0``, ``qf1``, ``eff``; in units of the ±1σ variants, morphed quadratically inside and
+linearly outside), ``dt_cevns_us`` (CEvNS timing offset added to the proton-pulse mean) and
+``dt_neutron_us`` (common BRN/NIN offset). Bins with N^exp = 0 contribute exactly 2 N^th.
 
-Timing of the neutron backgrounds: the released BRN/NIN arrival-time distributions are
-10-ns histograms. Shifting them by δt_n with a piecewise-linear CDF (what
-:meth:`~cevns_jax.csi2021.CsIBackgrounds.neutron_templates` with ``interp="linear"``) makes χ² only C⁰ in δt_n:
-its derivative jumps whenever a shifted time-bin edge crosses a 10-ns knot, which happens
-at δt_n = 0 (the edges at 0, 0.25, 0.5, 1, 2, 4, 6 μs sit on knots), where the prior puts
-the minimum, so no gradient-based minimiser can meet a gradient tolerance there. By
-default we therefore interpolate the cumulative distribution with a monotone cubic Hermite
-spline (Fritsch–Butland slopes), which passes through the same knots (the released
-cumulative counts) and is C¹. ``CsISettings(neutron_interp="linear")`` selects the
-released piecewise-linear form.
+The signal (:meth:`CsILikelihood.signal`) is the CEvNS energy spectrum of each source in
+every response variant, (7 variants, 3 sources, n_e): linear in the recoil spectrum, so the
+expected counts stay a polynomial in g². The time folds — CEvNS time fractions vs δt_CEvNS
+and BRN/NIN time counts vs δt_n — do not depend on the physics point and are tabulated once
+(:class:`~cevns_jax.polytable.PolyTable`, 2.5-ns cells of degree 5 over ±1 μs, 20 prior σ;
+agreement with the direct fold ~1e-11). The profile is a damped Newton iteration in
+(log a_CEvNS, other nuisances) started from the 1-D optimum of a_CEvNS, so a CEvNS factor
+of 1e-18 far inside an excluded region is reached and represented.
+
+BRN/NIN timing: the released 10-ns time distributions are shifted through their cumulative
+counts, by default with a monotone C¹ cubic (``neutron_interp="hermite"``): the released
+piecewise-linear form (``"linear"``) makes χ² only C⁰ in δt_n, with kinks exactly at δt_n
+= 0 where the prior puts the minimum.
 """
 
 import equinox as eqx
-import jax
 import jax.numpy as jnp
-from jax.scipy.special import xlogy
 from jaxtyping import Array, Float
 
 from ._types import float_array
-from .experiment import Experiment, ShapeParams
-from .rates import counts_from_spectrum
+from .experiment import Experiment
+from .likelihood import AbstractLikelihood
+from .polytable import PolyTable
+from .profile import AbstractSolver, DampedNewton
+from .rates import morph, time_fractions
+from .stats import poisson_chi2, poisson_chi2_derivatives
 
-__all__ = [
-    "CSI_COMPONENTS",
-    "CsINuisances",
-    "CsISettings",
-    "components_csi",
-    "gaussian_prior_chi2",
-    "poisson_chi2",
-    "solve_eta_cevns",
-    "solved_nuisances_csi",
-    "twice_nll_csi",
-]
+__all__ = ["CSI_COMPONENTS", "CsILikelihood", "CsISettings"]
 
-#: Components of the CsI prediction, in the order of their normalisation nuisances.
+#: Components of the CsI prediction, in the order of their normalisation factors.
 CSI_COMPONENTS = ("cevns", "brn", "nin", "ss")
-#: Predicted counts are floored here inside the logarithm (only reached for unphysical
-#: nuisances, e.g. η < −1 during a line search): keeps χ² finite and NaN-free.
-#: Scale (events) of :func:`smooth_positive`, which keeps predicted counts positive.
-POSITIVE_SCALE = 1e-5
-
-
-
-class CsINuisances(eqx.Module):
-    """Nuisance parameters of the CsI 2021 likelihood (all zero = nominal).
-
-    Attributes:
-        eta_cevns, eta_brn, eta_nin, eta_ss: () relative normalisation shifts of the CEvNS,
-            beam-related-neutron, neutrino-induced-neutron and steady-state components.
-        theta: (n_shape,) response shape systematics in units of their ±1σ variants, in the
-            order of ``Experiment.shape_names`` (``qf0``, ``qf1``, ``eff``).
-        dt_cevns: () CEvNS arrival-time offset in μs (added to the proton-pulse mean).
-        dt_neutron: () common arrival-time offset of BRN and NIN in μs.
-    """
-
-    eta_cevns: Array = eqx.field(converter=float_array)
-    eta_brn: Array = eqx.field(converter=float_array)
-    eta_nin: Array = eqx.field(converter=float_array)
-    eta_ss: Array = eqx.field(converter=float_array)
-    theta: Array = eqx.field(converter=float_array)
-    dt_cevns: Array = eqx.field(converter=float_array)
-    dt_neutron: Array = eqx.field(converter=float_array)
-
-    @classmethod
-    def zeros(cls, n_shape: int = 3) -> "CsINuisances":
-        """Nominal nuisances for an experiment with ``n_shape`` response systematics."""
-        return cls(0.0, 0.0, 0.0, 0.0, jnp.zeros(n_shape), 0.0, 0.0)
-
-    def named(self, shape_names: tuple[str, ...]) -> dict[str, Array]:
-        """Flat ``name -> value`` view (``theta_<shape>``, ``dt_*_us``)."""
-        out = {f"eta_{c}": getattr(self, f"eta_{c}") for c in CSI_COMPONENTS}
-        out.update({f"theta_{n}": self.theta[i] for i, n in enumerate(shape_names)})
-        out.update(dt_cevns_us=self.dt_cevns, dt_neutron_us=self.dt_neutron)
-        return out
+#: Range (μs) and cells of the timing-offset tables.
+_DT_RANGE_US, _DT_CELLS = 1.0, 800
 
 
 class CsISettings(eqx.Module):
-    """Prior widths (1σ of zero-mean Gaussian priors) and options of the CsI likelihood.
+    """Prior widths (1σ of Gaussian priors) and options of the CsI likelihood.
 
     A width of ``inf`` removes the prior (flat, free parameter); see :meth:`free_cevns`.
 
     Attributes:
-        sigma_cevns: CEvNS normalisation, 0.12 (flux 10 %, quenching, efficiency;
-            PHYSICS.md §8, "verify").
+        sigma_cevns: CEvNS normalisation, 0.12 (flux 10 %, quenching, efficiency).
         sigma_brn: BRN normalisation, 0.25.
         sigma_nin: NIN normalisation, 0.35.
         sigma_ss: steady-state normalisation, 0.021 (statistics of the AC sample).
         sigma_theta: response shape systematics, 1 (they are in units of ±1σ variants).
-        sigma_dt_cevns: CEvNS timing offset, default 0.05 μs. The CsI time origin is
-            itself only known from the data (Δχ² < 1 for pulse means 0.52–0.60 μs around
-            the 0.565 μs default, i.e. ±0.04 μs): 50 ns allows that range at 1σ without
-            letting the offset absorb a real shape mismatch.
-        sigma_dt_neutron: BRN/NIN timing offset, default 0.1 μs: the LAr release's
-            prompt-BRN "timing mean ±1σ" variants move the mean BRN arrival time by
-            ≈ ±0.09 μs; the CsI BRN timing (also a simulation tuned to a beam-related
-            measurement) is given the same freedom.
-        neutron_interp: ``"hermite"`` (default, C¹ in δt_n) or ``"linear"`` (the
-            released piecewise-linear shift) interpolation of the BRN/NIN time CDFs (static).
+        sigma_dt_cevns: CEvNS timing offset, 0.05 μs. The CsI time origin is itself only
+            known from the data (Δχ² < 1 for pulse means 0.52–0.60 μs around the 0.565 μs
+            default): 50 ns allows that range at 1σ without absorbing a real shape mismatch.
+        sigma_dt_neutron: BRN/NIN timing offset, 0.1 μs: the LAr release's prompt-BRN
+            timing-mean ±1σ variants move the mean BRN arrival time by ≈ ±0.09 μs.
+        neutron_interp: ``"hermite"`` (default, C¹ in δt_n) or ``"linear"`` (static).
     """
 
     sigma_cevns: Array = eqx.field(converter=float_array, default=0.12)
@@ -123,133 +78,160 @@ class CsISettings(eqx.Module):
                 f"neutron_interp must be 'hermite' or 'linear', got {self.neutron_interp!r}"
             )
 
-    def widths(self, n_shape: int = 3) -> CsINuisances:
-        """Prior widths as a :class:`CsINuisances` pytree (same structure as the nuisances)."""
-        return CsINuisances(
-            self.sigma_cevns, self.sigma_brn, self.sigma_nin, self.sigma_ss,
-            jnp.broadcast_to(self.sigma_theta, (n_shape,)),
-            self.sigma_dt_cevns, self.sigma_dt_neutron,
-        )  # fmt: skip
-
     def free_cevns(self) -> "CsISettings":
         """Same settings with the CEvNS normalisation free (no prior), as COHERENT fits it."""
         return eqx.tree_at(lambda s: s.sigma_cevns, self, jnp.asarray(jnp.inf, dtype=float))
 
 
-def gaussian_prior_chi2(values, widths) -> Array:
-    """Σ (x/σ)² over matching pytrees; σ = inf contributes 0 (free parameter)."""
-    terms = jax.tree.map(lambda x, w: jnp.sum((x / w) ** 2), values, widths)
-    return jnp.sum(jnp.stack(jax.tree.leaves(terms)))
+def _fold(energy: Array, time: Array) -> Array:
+    """Σ_s energy_se time_st: (3, n_e), (3, n_t) -> (n_e, n_t) (a fused broadcast-sum)."""
+    return jnp.sum(energy[:, :, None] * time[:, None, :], axis=0)
 
 
-def smooth_positive(x: Array, scale: float = POSITIVE_SCALE) -> Array:
-    """Smooth positive part (x + sqrt(x² + s²))/2: x + s²/(4x) for x ≫ s, → 0 below.
+@eqx.filter_jit
+def _time_tables(exp: Experiment, interp: str) -> tuple[PolyTable, PolyTable]:
+    """Tables of the CEvNS time fractions and BRN/NIN time counts vs timing offset."""
+    lo, hi = -_DT_RANGE_US, _DT_RANGE_US
+    bkg = exp.backgrounds
+    return (
+        PolyTable.build(lambda dt: time_fractions(exp, dt), lo, hi, _DT_CELLS),
+        PolyTable.build(lambda dt: bkg.neutron_time_counts(exp, dt, interp), lo, hi, _DT_CELLS),
+    )
 
-    The shape systematics are morphed between their ±1σ variants and extrapolated linearly
-    beyond; far out (e.g. θ_eff < −1 in the lowest PE bin, where the −1σ efficiency is 0)
-    a bin's prediction can turn negative. Clipping with ``max`` puts a kink in χ² that
-    stalls gradient-based profiling; this keeps χ² smooth. It acts on the total prediction
-    of a bin, so no normalisation nuisance can scale it up.
+
+class CsILikelihood(AbstractLikelihood):
+    """The CsI 2021 χ² (final).
+
+    Attributes:
+        experiment: the CsI experiment (:func:`cevns_jax.csi2021.build_csi2021`).
+        settings: :class:`CsISettings`.
+        cevns_time: table of the (3 sources, n_t) CEvNS time fractions vs δt_CEvNS.
+        neutron_time: table of the (2, n_t) BRN, NIN time counts vs δt_n.
+        solver: the profiler (default :class:`~cevns_jax.profile.DampedNewton`).
     """
-    return 0.5 * (x + jnp.sqrt(x * x + scale * scale))
 
+    experiment: Experiment
+    settings: CsISettings
+    cevns_time: PolyTable
+    neutron_time: PolyTable
+    solver: AbstractSolver
+    log_cevns = True
 
-def poisson_chi2(observed: Array, expected: Array) -> Array:
-    """2 Σ [μ − n + n ln(n/μ)]: Poisson deviance, exact (2μ) in bins with n = 0.
+    def __init__(
+        self,
+        experiment: Experiment,
+        settings: CsISettings | None = None,
+        solver: AbstractSolver | None = None,
+    ):
+        self.experiment = experiment
+        self.settings = CsISettings() if settings is None else settings
+        self.cevns_time, self.neutron_time = _time_tables(experiment, self.settings.neutron_interp)
+        self.solver = DampedNewton() if solver is None else solver
 
-    μ is the :func:`smooth_positive` part of the prediction (a change below 3e-7/μ events
-    for μ ≫ 1e-3), so unphysical (negative) predictions give a large, finite and smooth χ².
-    """
-    mu = smooth_positive(expected)
-    ratio = jnp.where(observed > 0.0, observed / mu, 1.0)  # n/μ → 1 at n = 0: no 0/0 in grad
-    return 2.0 * jnp.sum(mu - observed + xlogy(observed, ratio))
+    @property
+    def names(self) -> tuple[str, ...]:
+        shapes = tuple(f"theta_{n}" for n in self.experiment.shape_names)
+        return tuple(f"norm_{c}" for c in CSI_COMPONENTS) + shapes + ("dt_cevns_us", "dt_neutron_us")
 
+    def nominal(self) -> Array:
+        n_shape = len(self.experiment.shape_names)
+        return jnp.concatenate([jnp.ones(4), jnp.zeros(n_shape + 2)])
 
-def solve_eta_cevns(eta: Array, cevns_counts, base_total: Array, shift_total) -> Array:
-    """η_CEvNS such that the CEvNS component, (1+η) base + shift, totals ``cevns_counts``.
+    def widths(self) -> Array:
+        s = self.settings
+        n_shape = len(self.experiment.shape_names)
+        return jnp.concatenate([
+            jnp.stack([s.sigma_cevns, s.sigma_brn, s.sigma_nin, s.sigma_ss]),
+            jnp.broadcast_to(s.sigma_theta, (n_shape,)),
+            jnp.stack([s.sigma_dt_cevns, s.sigma_dt_neutron]),
+        ])  # fmt: skip
 
-    ``cevns_counts=None`` (static) or NaN (traced) keeps ``eta``: one compiled function
-    serves fits with free normalisation and fits at fixed CEvNS counts.
-    """
-    if cevns_counts is None:
-        return eta
-    target = jnp.asarray(cevns_counts, dtype=float)
-    keep = jnp.isnan(target)
-    base = jnp.where(base_total > 0.0, base_total, 1.0)  # double where: no 0/0 in gradients
-    solved = (jnp.where(keep, 0.0, target) - shift_total) / base - 1.0
-    return jnp.where(keep, eta, solved)
+    def signal(self, spectrum: Float[Array, "... 3 nT"]) -> Float[Array, "... nv 3 ne"]:
+        """CEvNS energy counts per response variant and source, (..., n_var, 3, n_e)."""
+        return jnp.einsum("...st,vte->...vse", spectrum, self.experiment.response)
 
+    def _pieces(self, nu: Array, signal: Array):
+        """Energy spectra with their θ-derivatives and time tables with their δt-derivatives.
 
-def _prediction_csi(nu: CsINuisances, spectrum, exp, settings, cevns_counts):
-    shape = ShapeParams(nu.theta, nu.dt_cevns)
-    cevns = counts_from_spectrum(exp, spectrum, shape).sum(axis=-3)
-    eta_c = solve_eta_cevns(nu.eta_cevns, cevns_counts, jnp.sum(cevns), 0.0)
-    brn, nin = exp.backgrounds.neutron_templates(exp, nu.dt_neutron, settings.neutron_interp)
-    ss = exp.backgrounds.templates(exp, 0.0)["ss"]
-    comps = {
-        "cevns": (1.0 + eta_c) * cevns,
-        "brn": (1.0 + nu.eta_brn) * brn,
-        "nin": (1.0 + nu.eta_nin) * nin,
-        "ss": (1.0 + nu.eta_ss) * ss,
-    }
-    return comps, eqx.tree_at(lambda n: n.eta_cevns, nu, eta_c)
+        Returns E (3, n_e); dE, d2E (n_shape, 3, n_e) (∂E/∂θ_i, ∂²E/∂θ_i², the morph being
+        a sum over θ_i); T, dT, d2T (3, n_t) in δt_CEvNS; tn, dtn, d2tn (2, n_t) in δt_n.
+        """
+        n_shape = len(self.experiment.shape_names)
+        theta = nu[4 : 4 + n_shape]
+        nominal, up, down = signal[0], signal[1::2], signal[2::2]
+        energy = morph(theta, nominal, up, down)  # (3, n_e)
+        th = theta[:, None, None]
+        half_diff, half_sum = 0.5 * (up - down), 0.5 * (up + down) - nominal
+        inner = jnp.abs(th) <= 1.0
+        d_energy = half_diff + 2.0 * jnp.where(inner, th, jnp.sign(th)) * half_sum
+        d2_energy = jnp.where(inner, 2.0 * half_sum, 0.0)
+        return (
+            energy, d_energy, d2_energy,
+            *self.cevns_time.derivatives(nu[-2]), *self.neutron_time.derivatives(nu[-1]),
+        )  # fmt: skip
 
+    def components(self, nu: Array, signal: Array) -> dict[str, Array]:
+        bkg = self.experiment.backgrounds
+        energy = morph(nu[4:-2], signal[0], signal[1::2], signal[2::2])  # (3, n_e)
+        cevns = _fold(energy, self.cevns_time(nu[-2]))
+        t_n = self.neutron_time(nu[-1])  # (2, n_t)
+        neutrons = bkg.pe_fraction[:, :, None] * t_n[:, None, :]
+        return {
+            "cevns": nu[0] * cevns,
+            "brn": nu[1] * neutrons[0],
+            "nin": nu[2] * neutrons[1],
+            "ss": nu[3] * bkg.ss,
+        }
 
-def components_csi(
-    nuisances: CsINuisances,
-    spectrum: Float[Array, "3 nT"],
-    exp: Experiment,
-    settings: CsISettings | None = None,
-    *,
-    cevns_counts=None,
-) -> dict[str, Float[Array, "ne nt"]]:
-    """Predicted counts of each component at the given nuisances (normalisations applied).
+    def linearize(self, nu: Array, signal: Array) -> tuple[Array, Array]:
+        """Prediction and its closed-form Jacobian (n, n_e, n_t)."""
+        bkg = self.experiment.backgrounds
+        energy, d_energy, _, t_c, dt_c, _, t_n, dt_n, _ = self._pieces(nu, signal)
+        pe = bkg.pe_fraction[:, :, None]  # (2, n_e, 1)
+        cevns = _fold(energy, t_c)
+        neutrons = pe * t_n[:, None, :]  # (2, n_e, n_t)
+        d_neutrons = pe * dt_n[:, None, :]
+        jac = jnp.concatenate([
+            jnp.stack([cevns, neutrons[0], neutrons[1], bkg.ss]),
+            nu[0] * jnp.sum(d_energy[:, :, :, None] * t_c[None, :, None, :], axis=1),
+            jnp.stack([nu[0] * _fold(energy, dt_c), nu[1] * d_neutrons[0] + nu[2] * d_neutrons[1]]),
+        ])  # fmt: skip
+        mu = nu[0] * cevns + nu[1] * neutrons[0] + nu[2] * neutrons[1] + nu[3] * bkg.ss
+        return mu, jac
 
-    Args:
-        nuisances: CsI nuisances.
-        spectrum: (3 sources, n_T) CEvNS counts per recoil cell
-            (:func:`cevns_jax.rates.recoil_spectrum`).
-        exp: the CsI experiment.
-        settings: :class:`CsISettings` (only ``neutron_interp`` is used).
-        cevns_counts: optional () total CEvNS counts; if given (and not NaN), η_CEvNS is
-            replaced by the value giving that total (see :func:`solve_eta_cevns`).
+    def curvature(self, nu: Array, signal: Array, weights: Array) -> Array:
+        """Closed-form Σ_b w_b ∇²μ_b: the only non-zero second derivatives are
+        (a_CEvNS, θ_i), (a_CEvNS, δt_c), (θ_i, θ_i), (θ_i, δt_c), (δt_c, δt_c),
+        (a_BRN, δt_n), (a_NIN, δt_n) and (δt_n, δt_n)."""
+        pe = self.experiment.backgrounds.pe_fraction
+        energy, d_energy, d2_energy, t_c, dt_c, d2t_c, _, dt_n, d2t_n = self._pieces(nu, signal)
+        n = nu.shape[0]
+        w_t = jnp.einsum("et,st->se", weights, t_c)  # (3, n_e)
+        w_dt = jnp.einsum("et,st->se", weights, dt_c)
+        w_n1 = jnp.einsum("et,ze,zt->z", weights, pe, dt_n)  # (2,): a_BRN, a_NIN with δt_n
+        w_n2 = jnp.einsum("et,ze,zt->z", weights, pe, d2t_n)
+        z1, z2 = jnp.zeros(1, nu.dtype), jnp.zeros(2, nu.dtype)
+        z_shape = jnp.zeros(n - 6, nu.dtype)
+        a_dt = jnp.sum(energy * w_dt)[None]
+        # off-diagonal entries, each pair once: row a_CEvNS, row δt_c, row δt_n (dense
+        # outer products, no scatters), then the diagonal
+        row_a = jnp.concatenate([z1, z2, z1, jnp.einsum("ise,se->i", d_energy, w_t), a_dt, z1])
+        th_dt = nu[0] * jnp.einsum("ise,se->i", d_energy, w_dt)
+        row_c = jnp.concatenate([z1, z2, z1, th_dt, z1, z1])
+        row_n = jnp.concatenate([z1, w_n1, z1, z_shape, z1, z1])
+        diag = jnp.concatenate([
+            jnp.zeros(4, nu.dtype), nu[0] * jnp.einsum("ise,se->i", d2_energy, w_t),
+            (nu[0] * jnp.einsum("se,et,st->", energy, weights, d2t_c))[None],
+            (nu[1] * w_n2[0] + nu[2] * w_n2[1])[None],
+        ])  # fmt: skip
+        basis = jnp.eye(n, dtype=nu.dtype)
+        h = jnp.diag(diag)
+        for i, row in ((0, row_a), (n - 2, row_c), (n - 1, row_n)):
+            h = h + jnp.outer(basis[i], row) + jnp.outer(row, basis[i])
+        return h
 
-    Returns:
-        ``{"cevns", "brn", "nin", "ss"}`` -> (n_e, n_t) counts.
-    """
-    settings = CsISettings() if settings is None else settings
-    return _prediction_csi(nuisances, spectrum, exp, settings, cevns_counts)[0]
+    def data_chi2(self, expected: Array) -> Array:
+        return poisson_chi2(self.experiment.observed, expected)
 
-
-def twice_nll_csi(
-    nuisances: CsINuisances,
-    spectrum: Float[Array, "3 nT"],
-    exp: Experiment,
-    settings: CsISettings | None = None,
-    *,
-    cevns_counts=None,
-) -> Array:
-    """χ²_CsI (PHYSICS.md §8): Poisson deviance of the observed counts plus Gaussian priors.
-
-    Args:
-        nuisances: CsI nuisances.
-        spectrum: (3 sources, n_T) CEvNS counts per recoil cell at the physics point.
-        exp: the CsI experiment (``build_csi2021``).
-        settings: prior widths and options (default :class:`CsISettings`).
-        cevns_counts: optional () total CEvNS counts fixing η_CEvNS (NaN: free), as in
-            :func:`components_csi`; the prior then applies to the solved η_CEvNS.
-
-    Returns:
-        () χ² (−2 ln L up to a data-only constant; 0 for a perfect fit with no pulls).
-    """
-    settings = CsISettings() if settings is None else settings
-    comps, nu = _prediction_csi(nuisances, spectrum, exp, settings, cevns_counts)
-    expected = sum(comps.values())
-    priors = gaussian_prior_chi2(nu, settings.widths(nu.theta.shape[0]))
-    return poisson_chi2(exp.observed, expected) + priors
-
-
-def solved_nuisances_csi(nuisances, spectrum, exp, settings=None, *, cevns_counts=None):
-    """The nuisances with η_CEvNS replaced as :func:`components_csi` does."""
-    settings = CsISettings() if settings is None else settings
-    return _prediction_csi(nuisances, spectrum, exp, settings, cevns_counts)[1]
+    def data_derivatives(self, expected: Array) -> tuple[Array, Array, Array]:
+        return poisson_chi2_derivatives(self.experiment.observed, expected)

@@ -1,0 +1,158 @@
+"""The grid engine: profiled χ² on (model, mass) rows × couplings as compiled, batched calls.
+
+Every client that needs profiled χ² values — scans, bounds, the table, fits at a physics
+point — goes through this module. The work is a list of *rows*: one (charges, mass) pair
+each, with its own vector of couplings. For each row the recoil spectrum's coefficients of
+(1, g², g⁴) are computed once (:func:`cevns_jax.rates.recoil_components`) and reduced to the
+likelihood's signal (linear in the spectrum), so every coupling of the row costs only the
+polynomial and the nuisance profile. Rows are cut into fixed-size blocks (``block_rows``
+rows × ``block_couplings`` couplings, padded), so one compilation per likelihood serves
+every model, mass, coupling, grid and data value; a block is one vmapped call, sharded over
+all local devices along its rows (:mod:`jax.sharding`), and memory stays bounded by the
+block size. A joint likelihood is evaluated part by part (its χ² is separable), so CsI,
+LAr and CsI+LAr share two compilations.
+"""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from .charges import U1Charges
+from .likelihood import AbstractLikelihood, JointLikelihood
+from .mediator import Mediator
+from .profile import ProfileResult
+from .rates import recoil_components, recoil_spectrum
+
+__all__ = ["BLOCK_COUPLINGS", "BLOCK_ROWS", "as_joint", "profile_rows", "profiled_chi2"]
+
+#: Default block: rows per compiled call (a multiple of the device count is used).
+BLOCK_ROWS = 64
+#: Default block: couplings per row per compiled call.
+BLOCK_COUPLINGS = 32
+
+
+def as_joint(lik) -> JointLikelihood:
+    """A single likelihood as a one-part :class:`~cevns_jax.likelihood.JointLikelihood`."""
+    return lik if isinstance(lik, JointLikelihood) else JointLikelihood((lik,))
+
+
+def _polynomial(coeffs, g):
+    g2 = g * g
+    return jax.tree.map(lambda a: a[0] + g2 * a[1] + g2 * g2 * a[2], coeffs)
+
+
+@eqx.filter_jit
+def _block(lik: AbstractLikelihood, charges: U1Charges, masses, couplings):
+    """(B,) rows × (G,) couplings -> χ², converged, each (B, G)."""
+
+    def row(ch, mass, gs):
+        comps = recoil_components(lik.experiment, Mediator(ch, mass, 1.0))  # (3, 3, n_T)
+        coeffs = lik.signal(comps)
+
+        def point(g):
+            res = lik.profile(_polynomial(coeffs, g))
+            return res.value, res.converged
+
+        return jax.vmap(point)(gs)
+
+    return jax.vmap(row)(charges, masses, couplings)
+
+
+def _stack_rows(charges: U1Charges, n_rows: int) -> U1Charges:
+    if np.ndim(charges.quark) == 2:  # already stacked: (R, 3)
+        return jax.tree.map(jnp.asarray, charges)
+    return jax.tree.map(lambda x: jnp.broadcast_to(jnp.asarray(x), (n_rows,) + np.shape(x)), charges)
+
+
+def _sharding(n_rows: int):
+    devices = jax.local_devices()
+    if len(devices) == 1 or n_rows % len(devices):
+        return None
+    return NamedSharding(Mesh(np.array(devices), ("rows",)), PartitionSpec("rows"))
+
+
+def profile_rows(
+    lik,
+    charges: U1Charges,
+    masses_mev,
+    couplings,
+    *,
+    block_rows: int = BLOCK_ROWS,
+    block_couplings: int = BLOCK_COUPLINGS,
+    progress: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Profiled χ² for every row (charges, mass) at its couplings.
+
+    Args:
+        lik: an :class:`~cevns_jax.likelihood.AbstractLikelihood` or a
+            :class:`~cevns_jax.likelihood.JointLikelihood` (χ² of its parts summed).
+        charges: one model's charges, or charges stacked along a leading (R,) axis.
+        masses_mev: (R,) mediator masses in MeV.
+        couplings: (G,) couplings shared by every row, or (R, G) per row (g >= 0).
+        block_rows, block_couplings: block size of one compiled call (rows are rounded up
+            to a multiple of the local device count).
+        progress: show a tqdm bar over blocks (stderr).
+
+    Returns:
+        ``(chi2, converged)``, numpy arrays (R, G).
+    """
+    masses = np.atleast_1d(np.asarray(masses_mev, dtype=float))
+    n_rows = masses.size
+    gs = np.asarray(couplings, dtype=float)
+    gs = np.broadcast_to(gs, (n_rows, gs.shape[-1])) if gs.ndim == 1 else gs
+    n_g = gs.shape[1]
+    n_dev = len(jax.local_devices())
+    block_rows = -(-block_rows // n_dev) * n_dev
+    # split each row into sub-rows of block_couplings couplings (last one padded)
+    n_sub = -(-n_g // block_couplings)
+    padded = np.concatenate([gs, np.repeat(gs[:, -1:], n_sub * block_couplings - n_g, 1)], 1)
+    sub_g = padded.reshape(n_rows * n_sub, block_couplings)
+    sub_row = np.repeat(np.arange(n_rows), n_sub)
+    n_blocks = -(-sub_row.size // block_rows)
+    fill = n_blocks * block_rows - sub_row.size
+    sub_row = np.concatenate([sub_row, np.full(fill, sub_row[-1])])
+    sub_g = np.concatenate([sub_g, np.repeat(sub_g[-1:], fill, 0)])
+    rows_charges = _stack_rows(charges, n_rows)
+    sharding = _sharding(block_rows)
+    chi2 = np.zeros(sub_g.shape)
+    conv = np.ones(sub_g.shape, bool)
+
+    from tqdm.auto import tqdm
+
+    for b in tqdm(range(n_blocks), disable=not progress, unit="block", dynamic_ncols=True):
+        idx = sub_row[b * block_rows : (b + 1) * block_rows]
+        args = (
+            jax.tree.map(lambda x: x[idx], rows_charges),
+            jnp.asarray(masses[idx]),
+            jnp.asarray(sub_g[b * block_rows : (b + 1) * block_rows]),
+        )
+        if sharding is not None:
+            args = jax.device_put(args, sharding)
+        for part in as_joint(lik).parts:
+            value, ok = _block(part, *args)
+            chi2[b * block_rows : (b + 1) * block_rows] += np.asarray(value)
+            conv[b * block_rows : (b + 1) * block_rows] &= np.asarray(ok)
+    keep = slice(0, n_rows * n_sub)
+    chi2 = chi2[keep].reshape(n_rows, n_sub * block_couplings)[:, :n_g]
+    conv = conv[keep].reshape(n_rows, n_sub * block_couplings)[:, :n_g]
+    return chi2, conv
+
+
+@eqx.filter_jit
+def profiled_chi2(model: Mediator, lik) -> ProfileResult:
+    """Profiled χ² at one physics point (jitted; differentiable w.r.t. ``model``).
+
+    Changing the model's mass, coupling or charges does not retrace.
+
+    Args:
+        model: the physics point (:func:`cevns_jax.mediator.mediator`, ``standard_model``).
+        lik: a single or joint likelihood.
+
+    Returns:
+        :class:`~cevns_jax.profile.ProfileResult` (``nuisances`` a tuple per part).
+    """
+    joint = as_joint(lik)
+    signals = tuple(p.signal(recoil_spectrum(p.experiment, model)) for p in joint.parts)
+    return joint.profile(signals)
