@@ -4,7 +4,7 @@ A :class:`U1Charges` holds only float arrays, so it is a traced pytree: changing
 charges never retraces a jitted function, and several models stack along a leading axis
 (:func:`stack_charges`) to be vmapped over.
 
-Conventions (docs/PHYSICS.md §5): a vector Z' of the generator
+Conventions (docs/physics.md §5): a vector Z' of the generator
 G = c_1 B_1 + c_2 B_2 + c_3 B_3 − c_e L_e − c_μ L_μ − c_τ L_τ gives the quarks of
 generation i the charge Q'_{q_i} = c_i / 3 (u- and d-type alike) and the neutrino and the
 charged lepton of flavour l the common charge Q'_{ν_l} = Q'_l = −c_l. With this sign B−L has
@@ -73,6 +73,13 @@ class U1Charges(eqx.Module):
                 raise ConfigError(
                     f"U1Charges.{name} must have trailing shape (3,) (generations or flavours "
                     f"e, mu, tau), got shape {shape}"
+                )
+        for name in ("quark", "nu", "lepton", "scalar"):
+            value = getattr(self, name)
+            if _is_concrete(value) and not np.all(np.isfinite(np.asarray(value))):
+                raise ConfigError(
+                    f"U1Charges.{name} must be finite, got {np.asarray(value).tolist()}. Fix: "
+                    "pass real numbers (NaN or inf charges give NaN event counts)"
                 )
         batches = [self.quark.shape[:-1], self.nu.shape[:-1], self.lepton.shape[:-1]]
         batches.append(self.scalar.shape)
