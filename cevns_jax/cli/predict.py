@@ -20,10 +20,12 @@ from ._common import (
     add_json,
     add_plot,
     build_experiment,
+    check_finite,
     check_output,
     format_table,
     info,
     write_json,
+    wrote_figure,
 )
 
 __all__ = ["register", "run", "DEFAULT_COMPARE"]
@@ -44,14 +46,19 @@ flux); with --model NAME --mass M --coupling G it is for that light mediator, sh
 to the SM.
 
 --plot FILE draws the energy and time projections of the prediction (CEvNS stacked by
-neutrino source) against the data: CsI coincidence minus anti-coincidence events with
-sqrt(C + AC) errors (the beam-related and neutrino-induced neutrons are stacked under the
-CEvNS); LAr data minus the released backgrounds with sqrt(N) errors, plus the released
-COHERENT CEvNS template as a dashed line.
+neutrino source) against the data minus backgrounds. By default (--backgrounds fitted) the
+backgrounds are those of the SM fit of the data (cevns-jax fit: CEvNS normalisation free,
+every background under its prior), so that the data points show what the fit attributes
+to CEvNS; --backgrounds nominal subtracts the nominal (unfitted) expectations instead and
+skips the fit. CsI: coincidence minus the (fitted) anti-coincidence steady state, with
+sqrt(C + AC) errors, and the (fitted) beam-related and neutrino-induced neutrons stacked
+under the CEvNS. LAr: data minus every (fitted) background with sqrt(N) errors, plus the
+released COHERENT CEvNS template as a dashed line. The legend and the box say which.
 
 --compare draws instead (to the --plot file) the CEvNS energy and time spectra of the SM
-and of several models (--models) at one mass and coupling (default M = 0.01 GeV, g = 1e-4),
-with their ratios to the SM, and adds their totals to the table and JSON.
+and of several models (--models, plus --model when given) at one mass and coupling
+(default M = 0.01 GeV, g = 1e-4), with their ratios to the SM, and adds their totals to the
+table and JSON.
 """
 
 _EPILOG = """\
@@ -105,7 +112,15 @@ def register(subparsers) -> None:
         "--models",
         nargs="+",
         metavar="NAME",
-        help=f"models for --compare (default: {' '.join(DEFAULT_COMPARE)})",
+        help=f"models for --compare (default: {' '.join(DEFAULT_COMPARE)}); --model NAME "
+        "is added to them",
+    )
+    p.add_argument(
+        "--backgrounds",
+        choices=("fitted", "nominal"),
+        default="fitted",
+        help="backgrounds subtracted from the data in the --plot figure: fitted (default; "
+        "from the SM fit of the data, ~10 s more) or nominal (the unfitted expectations)",
     )
     p.set_defaults(func=run)
 
@@ -140,6 +155,10 @@ def _validate(args):
     from ..errors import ConfigError
     from ..mediator import mediator
 
+    for option, value in (("--mass", args.mass), ("--coupling", args.coupling)):
+        if value is not None and not np.isfinite(value):
+            raise ConfigError(f"{option} {value}: must be a finite number. Fix: pass e.g. "
+                              f"{option} {'0.01' if option == '--mass' else '1e-4'}")
     model = None
     if args.model is not None:
         given = (("--mass", args.mass), ("--coupling", args.coupling))
@@ -156,7 +175,9 @@ def _validate(args):
     if args.compare:
         mass = _COMPARE_MASS_GEV if args.mass is None else args.mass
         g = _COMPARE_COUPLING if args.coupling is None else args.coupling
-        names = DEFAULT_COMPARE if args.models is None else args.models
+        names = list(DEFAULT_COMPARE if args.models is None else args.models)
+        if args.model is not None:
+            names.insert(0, args.model)  # --model is drawn too, not ignored
         compare = (mass, g, {n: mediator(n, mass, g) for n in dict.fromkeys(names)})
     return model, compare
 
@@ -215,26 +236,41 @@ def _data_for_plot(exp, backgrounds, *, subtract_all: bool):
         label = "data: coincidence − anti-coincidence"
         if subtract_all:
             data = data - backgrounds["brn"] - backgrounds["nin"]
-            label = "data − backgrounds (AC, BRN, NIN)"
+            label = "data − nominal backgrounds (AC, BRN, NIN)"
         return data, obs + ss, label
     bkg = sum(backgrounds.values())
-    return obs - bkg, obs, "data − backgrounds"
+    return obs - bkg, obs, "data − nominal backgrounds"
 
 
-def _plot_prediction(path, title, exp, sm, model, model_counts, backgrounds, released):
+def _fitted_backgrounds(fit) -> dict[str, np.ndarray]:
+    """Backgrounds at the SM best fit (every fitted component but CEvNS)."""
+    return {k: np.asarray(v) for k, v in fit.fitted_components.items() if k != "cevns"}
+
+
+def _plot_prediction(path, title, exp, sm, model, model_counts, backgrounds, released,
+                     fit=None):
+    """Prediction vs data; ``fit`` (an SMFit) gives the backgrounds subtracted and stacked,
+    else the nominal ones are used, and the labels say which."""
     from .. import plotting
 
     counts = sm if model is None else model_counts
-    data, var, data_label = _data_for_plot(exp, backgrounds, subtract_all=False)
+    which = "nominal" if fit is None else "fitted"
+    bkg = backgrounds if fit is None else _fitted_backgrounds(fit)
+    obs = np.asarray(exp.observed)
     stack = {}
     if exp.name == "csi2021":
-        stack["BRN"] = backgrounds["brn"]
-        stack["NIN"] = backgrounds["nin"]
+        data, var = obs - bkg["ss"], obs + np.asarray(backgrounds["ss"])
+        data_label = f"data: coincidence − {which} anti-coincidence"
+        stack[f"BRN ({which})"] = bkg["brn"]
+        stack[f"NIN ({which})"] = bkg["nin"]
+    else:
+        data, var = obs - sum(bkg.values()), obs
+        data_label = f"data − {which} backgrounds"
     from ..flux import SOURCES
 
     for label, c in zip(plotting.stack_labels(SOURCES), counts, strict=True):
         stack[label] = c
-    neutrons = stack.get("BRN", 0.0) + stack.get("NIN", 0.0)
+    neutrons = sum((v for k, v in stack.items() if k.startswith(("BRN", "NIN"))), 0.0)
     lines = {}
     what = "SM"
     if model is not None:
@@ -243,13 +279,20 @@ def _plot_prediction(path, title, exp, sm, model, model_counts, backgrounds, rel
             sm.sum(axis=0) + neutrons, "-")
     if released is not None:
         lines[f"COHERENT CEvNS template ({released.sum():.0f})"] = (released, "--")
-    note_rows = [("CEvNS", counts.sum())]
+    note_rows = [("CEvNS predicted", f"{counts.sum():8.1f}")]
+    if fit is not None:
+        note_rows.append(("CEvNS SM fit", f"{fit.cevns_fitted:8.1f} ± {fit.cevns_fitted_err:.1f}"))
     if exp.name == "csi2021":
-        note_rows.append(("BRN+NIN", np.sum(neutrons)))
-    note = "\n".join(f"{k:<8}{v:8.1f}" for k, v in note_rows)
-    note += f"\n{'data':<8}{data.sum():8.1f} ± {np.sqrt(var.sum()):.1f}"
+        note_rows.append((f"BRN+NIN {which}", f"{np.sum(neutrons):8.1f}"))
+    signal = data.sum() - (np.sum(neutrons) if exp.name == "csi2021" else 0.0)
+    note_rows.append((f"data − {which} bkg", f"{signal:8.1f} ± {np.sqrt(var.sum()):.1f}"))
+    width = max(len(k) for k, _ in note_rows)
+    note = "\n".join(f"{k:<{width}} {v}" for k, v in note_rows)
+    subtitle = ("backgrounds from the SM fit of the data" if fit is not None
+                else "nominal (unfitted) backgrounds")
     plotting.plot_prediction(
-        path, title=f"{title}: {what} prediction vs data", e_edges=np.asarray(exp.e_edges),
+        path, title=f"{title}: {what} prediction vs data ({subtitle})",
+        e_edges=np.asarray(exp.e_edges),
         t_edges=np.asarray(exp.t_edges), e_unit=exp.e_unit, stack=stack, data=data,
         data_variance=var, data_label=data_label, lines=lines, note=note,
     )
@@ -275,7 +318,7 @@ def run(args) -> int:
     """Run ``cevns-jax predict`` on parsed arguments; returns the exit code."""
     model, compare = _validate(args)
     json_path = check_output(args.json, "--json")
-    plot_path = check_output(args.plot, "--plot")
+    plot_path = check_output(args.plot, "--plot", figure=True)
 
     import equinox as eqx
 
@@ -293,6 +336,12 @@ def run(args) -> int:
         results = {n: np.asarray(counts_fn(exp, m)) for n, m in compare[2].items()}
     backgrounds = {k: np.asarray(v) for k, v in exp.backgrounds.templates(exp, 0.0).items()}
     released = np.asarray(exp.backgrounds.cevns_released()) if exp.name == "lar2020" else None
+    checked = {"the SM counts": sm, **{f"the {n} counts": c for n, c in results.items()}}
+    if model is not None:
+        checked[f"the {model[0]} counts"] = model_counts
+    check_finite(checked, "predict", "use a smaller coupling or a mass nearer the "
+                 "momentum transfer (1e-3..10 GeV); the inputs were "
+                 f"--model {args.model} --mass {args.mass} --coupling {args.coupling}")
 
     _print_table(spec.title, exp, sm, model, model_counts, backgrounds, released)
     if compare is not None:
@@ -343,6 +392,7 @@ def run(args) -> int:
             "mass_gev": args.mass,
             "coupling": args.coupling,
             "compare": bool(args.compare),
+            "figure_backgrounds": args.backgrounds if plot_path is not None else None,
             "compare_models": list(compare[2]) if compare else None,
         }
         payload["provenance"] = provenance(config, spec.data_files, args.data_dir)
@@ -352,9 +402,16 @@ def run(args) -> int:
         if compare is not None:
             _plot_compare(plot_path, spec.title, exp, sm, compare, results, backgrounds)
         else:
+            fit = None
+            if args.backgrounds == "fitted":
+                from ..fit import fit_sm
+
+                info("SM fit of the data for the backgrounds of the figure "
+                     "(--backgrounds nominal skips it)")
+                fit = fit_sm(exp)
             _plot_prediction(plot_path, spec.title, exp, sm, model, model_counts, backgrounds,
-                             released)
-        info(f"wrote {plot_path}")
+                             released, fit)
+        wrote_figure(plot_path)
     elif compare is not None:
         info("--compare: no figure written (pass --plot FILE for the spectra figure)")
     return 0
