@@ -47,9 +47,9 @@ jax.config.update("jax_enable_x64", True)
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import numpy_likelihood as nl  # noqa: E402
-import numpy_reference as ref  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the NumPy oracles
+from oracles import numpy_likelihood as nl  # noqa: E402
+from oracles import numpy_reference as ref  # noqa: E402
 
 from cevns_jax.bounds import chi2_vs_coupling, regime_bound  # noqa: E402
 from cevns_jax.charges import MODELS, get_model  # noqa: E402

@@ -33,8 +33,8 @@ import equinox as eqx  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import numpy_reference as ref  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the NumPy oracle
+from oracles import numpy_reference as ref  # noqa: E402
 
 from cevns_jax.charges import get_model  # noqa: E402
 from cevns_jax.csi2021 import build_csi2021  # noqa: E402
