@@ -1,6 +1,6 @@
 """COHERENT CsI[Na] 2021 (arXiv:2110.07730): experiment builder and background model.
 
-Defaults follow PHYSICS.md §3–4: 14.6 kg CsI at 19.3 m, 3.198e23 POT, 0.0848 ν per flavour
+Defaults follow docs/physics.md §3–4: 14.6 kg CsI at 19.3 m, 3.198e23 POT, 0.0848 ν per flavour
 per POT; quenching polynomial with two ±1σ systematic pairs; Gamma smearing at 13.35
 PE/keVee; energy efficiency with ±1σ curves; time efficiency; analysis binning 9 PE × 11
 time bins in PE < 60, t < 6 μs. The proton-pulse mean on the CsI time axis defaults to

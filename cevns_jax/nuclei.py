@@ -59,7 +59,7 @@ def _nuclear_mass(atomic_mass_u: float, Z: int) -> float:
 
 def cs133(r_p: float = 4.821, r_n: float = 5.01) -> Nucleus:
     """Cs-133. Default radii: point-proton from the muonic-atom charge radius; neutron
-    radius a model input (PHYSICS.md section 2; other groups use 5.104 fm)."""
+    radius a model input (docs/physics.md section 2; other groups use 5.104 fm)."""
     return Nucleus(55, 78, _nuclear_mass(132.905452, 55), r_p, r_n)
 
 

@@ -102,7 +102,7 @@ def test_hadrophilic_weak_charge_shift(name):
 
 
 def test_l_mu_minus_l_tau_loop_matches_physics_formula():
-    """g_V^p(ν_μ) shift √2 α g^2 ε_τμ(|q|)/(π G_F (q^2 + M^2)) (PHYSICS.md §5, L_α−L_β with α=μ)."""
+    """g_V^p(ν_μ) shift √2 α g^2 ε_τμ(|q|)/(π G_F (q^2 + M^2)) (docs/physics.md §5, L_α−L_β with α=μ)."""
     E, T, g, mz = 30.0, 0.012, 1e-3, 5.0
     q2, zf, nf = pieces(T)
     shift = np.sqrt(2) * c.ALPHA_EM * g * g * loop_eps(q2, c.M_TAU, c.M_MUON) / (np.pi * GF * (q2 + mz**2))  # noqa: E501

@@ -15,7 +15,7 @@ kind (vector Z' or scalar), the U(1)' charges the CEvNS and (g-2) computations u
 quarks per generation (u- and d-type alike), neutrinos and charged leptons per flavour
 (e, mu, tau) — whether the charges are anomaly free (with right-handed neutrinos:
 c_1 + c_2 + c_3 = c_e + c_mu + c_tau and equal neutrino and charged-lepton charges), and a
-description. Conventions: docs/PHYSICS.md section 5 and cevns_jax.charges.
+description. Conventions: docs/physics.md section 5 and cevns_jax.charges.
 """
 
 
