@@ -35,7 +35,6 @@ __all__ = [
 ]
 
 
-
 def _is_concrete(*xs) -> bool:
     return not any(isinstance(x, jax.core.Tracer) for x in xs)
 
@@ -134,7 +133,9 @@ class U1Charges(eqx.Module):
                     "U1Charges.general(...) to accept an anomalous model."
                 )
         c_B = float_array(c_B)
-        cl = jnp.stack(jnp.broadcast_arrays(float_array(c_e), float_array(c_mu), float_array(c_tau)), -1)
+        cl = jnp.stack(
+            jnp.broadcast_arrays(float_array(c_e), float_array(c_mu), float_array(c_tau)), -1
+        )
         quark = jnp.broadcast_to(c_B[..., None] / 3.0, c_B.shape + (3,))
         neg = 0.0 - cl  # not -cl: keeps +0.0 for uncharged flavours
         return cls(quark=quark, nu=neg, lepton=neg, scalar=jnp.zeros(c_B.shape))
@@ -205,25 +206,53 @@ def _general(quark, nu, lepton, scalar=0.0) -> Callable[[], U1Charges]:
 
 _THIRD = (1.0 / 3.0,) * 3
 _SPECS = [
-    ModelSpec("universal", _general((1.0,) * 3, (1.0,) * 3, (1.0,) * 3), "vector",
-              "Q' = 1 for all quarks and leptons (not anomaly free)"),
-    ModelSpec("B-L", _gen(1.0, 1.0, 1.0, 1.0), "vector",
-              "baryon minus lepton number: Q'_q = 1/3, Q'_l = -1"),
-    ModelSpec("B_y+L_mu+L_tau", _general(_THIRD, (0.0, 1.0, 1.0), (0.0, 1.0, 1.0)), "vector",
-              "Q'_q = 1/3, Q'_{nu_mu} = Q'_{nu_tau} = +1 (destructive interference); anomaly "
-              "status depends on the generation structure of B, reported by anomaly_free"),
+    ModelSpec(
+        "universal",
+        _general((1.0,) * 3, (1.0,) * 3, (1.0,) * 3),
+        "vector",
+        "Q' = 1 for all quarks and leptons (not anomaly free)",
+    ),
+    ModelSpec(
+        "B-L",
+        _gen(1.0, 1.0, 1.0, 1.0),
+        "vector",
+        "baryon minus lepton number: Q'_q = 1/3, Q'_l = -1",
+    ),
+    ModelSpec(
+        "B_y+L_mu+L_tau",
+        _general(_THIRD, (0.0, 1.0, 1.0), (0.0, 1.0, 1.0)),
+        "vector",
+        "Q'_q = 1/3, Q'_{nu_mu} = Q'_{nu_tau} = +1 (destructive interference); anomaly "
+        "status depends on the generation structure of B, reported by anomaly_free",
+    ),
     ModelSpec("B-3L_e", _gen(1.0, 3.0, 0.0, 0.0), "vector", "B - 3 L_e"),
     ModelSpec("B-3L_mu", _gen(1.0, 0.0, 3.0, 0.0), "vector", "B - 3 L_mu"),
     ModelSpec("B-2L_e-L_mu", _gen(1.0, 2.0, 1.0, 0.0), "vector", "B - 2 L_e - L_mu"),
     ModelSpec("B-L_e-2L_mu", _gen(1.0, 1.0, 2.0, 0.0), "vector", "B - L_e - 2 L_mu"),
-    ModelSpec("L_e-L_mu", _gen(0.0, -1.0, 1.0, 0.0), "vector",
-              "leptophilic, Q'_e = +1, Q'_mu = -1; couples to nuclei through the loop"),
-    ModelSpec("L_e-L_tau", _gen(0.0, -1.0, 0.0, 1.0), "vector",
-              "leptophilic, Q'_e = +1, Q'_tau = -1; couples to nuclei through the loop"),
-    ModelSpec("L_mu-L_tau", _gen(0.0, 0.0, -1.0, 1.0), "vector",
-              "leptophilic, Q'_mu = +1, Q'_tau = -1; couples to nuclei through the loop"),
-    ModelSpec("scalar", _general((0.0,) * 3, (0.0,) * 3, (0.0,) * 3, 1.0), "scalar",
-              "flavour-universal CP-even scalar mediator (vector charges 0, weight 1)"),
+    ModelSpec(
+        "L_e-L_mu",
+        _gen(0.0, -1.0, 1.0, 0.0),
+        "vector",
+        "leptophilic, Q'_e = +1, Q'_mu = -1; couples to nuclei through the loop",
+    ),
+    ModelSpec(
+        "L_e-L_tau",
+        _gen(0.0, -1.0, 0.0, 1.0),
+        "vector",
+        "leptophilic, Q'_e = +1, Q'_tau = -1; couples to nuclei through the loop",
+    ),
+    ModelSpec(
+        "L_mu-L_tau",
+        _gen(0.0, 0.0, -1.0, 1.0),
+        "vector",
+        "leptophilic, Q'_mu = +1, Q'_tau = -1; couples to nuclei through the loop",
+    ),
+    ModelSpec(
+        "scalar",
+        _general((0.0,) * 3, (0.0,) * 3, (0.0,) * 3, 1.0),
+        "scalar",
+        "flavour-universal CP-even scalar mediator (vector charges 0, weight 1)",
+    ),
 ]
 
 #: Registry of named models, in display order.
@@ -251,7 +280,5 @@ def get_model(name: str) -> U1Charges:
     try:
         spec = MODELS[name]
     except (KeyError, TypeError):
-        raise ConfigError(
-            f"unknown model {name!r}; valid names: {', '.join(MODELS)}"
-        ) from None
+        raise ConfigError(f"unknown model {name!r}; valid names: {', '.join(MODELS)}") from None
     return spec.builder()

@@ -43,7 +43,6 @@ CSI_MOLAR_MASS_G = 259.81
 _QF_ROWS = {"qf0": (1, 2), "qf1": (3, 4)}  # rows of scintRespCoefficients.txt: (+1σ, -1σ)
 
 
-
 def check_edges(edges, name: str, lo: float, hi: float) -> np.ndarray:
     """Validate analysis bin edges: 1-D, strictly increasing, inside [lo, hi].
 
@@ -166,10 +165,16 @@ def build_csi2021(
     for up, down in _QF_ROWS.values():
         variants += [(qf[up], eff[0]), (qf[down], eff[0])]
     variants += [(qf[0], eff[1]), (qf[0], eff[2])]
-    response = jnp.stack([csi_energy_response(T, pe, q, e, light_yield=light_yield) for q, e in variants])
+    response = jnp.stack(
+        [csi_energy_response(T, pe, q, e, light_yield=light_yield) for q, e in variants]
+    )
     t_fine, t_weight = time_weights(te, 0.01, csi_time_efficiency)
-    pe_agg = aggregation_matrix(np.append(rel.brn_pe_centers - 0.5, rel.brn_pe_centers[-1] + 0.5), pe)
-    pe_fraction = np.stack([rel.brn_pe @ pe_agg / rel.brn_pe.sum(), rel.nin_pe @ pe_agg / rel.nin_pe.sum()])
+    pe_agg = aggregation_matrix(
+        np.append(rel.brn_pe_centers - 0.5, rel.brn_pe_centers[-1] + 0.5), pe
+    )
+    pe_fraction = np.stack(
+        [rel.brn_pe @ pe_agg / rel.brn_pe.sum(), rel.nin_pe @ pe_agg / rel.nin_pe.sum()]
+    )
     dt = np.diff(rel.brn_t_centers)[0]
     bkg_edges = np.append(rel.brn_t_centers - dt / 2, rel.brn_t_centers[-1] + dt / 2)
     t_cdf = np.stack([np.concatenate([[0.0], np.cumsum(h)]) for h in (rel.brn_t, rel.nin_t)])

@@ -44,7 +44,6 @@ LAR_SYSTEMATICS = {
 _BACKGROUNDS = ("brn_prompt", "brn_delayed", "ss")
 
 
-
 class LArBackgrounds(AbstractBackgrounds):
     """LAr 2020 released templates.
 

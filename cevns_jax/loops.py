@@ -161,4 +161,3 @@ def loop_proton_coupling_shift(
     pi_mix = lepton_loop_mixing(q2, charges.lepton, mu_ref)
     pref = -c.SQRT2 * c.ALPHA_EM * g * g * pi_mix / (jnp.pi * c.G_FERMI * (q2 + mass * mass))
     return jnp.stack([pref * charges.nu[flavour] for flavour in range(3)], axis=-1)
-

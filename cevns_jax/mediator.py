@@ -53,13 +53,15 @@ class Mediator(eqx.Module):
     def __check_init__(self):
         if is_concrete(self.mass_mev):
             check(
-                self.mass_mev, lambda m: jnp.isfinite(m) & (m > 0),
+                self.mass_mev,
+                lambda m: jnp.isfinite(m) & (m > 0),
                 "Mediator: mass_mev (mediator mass in MeV) must be finite and > 0. "
                 "Fix: pass e.g. 10.0 for 10 MeV (mediator(name, mass_gev=..., ...) takes GeV)",
             )
         if is_concrete(self.coupling):
             check(
-                self.coupling, jnp.isfinite,
+                self.coupling,
+                jnp.isfinite,
                 "Mediator: coupling must be finite. Fix: pass a coupling such as 1e-4",
             )
 
@@ -106,18 +108,21 @@ def mediator(name: str, mass_gev: ArrayLike, coupling: ArrayLike) -> Mediator:
     _reject_non_numeric(mass_gev, "mass_gev")
     _reject_non_numeric(coupling, "coupling")
     m = check(
-        float_array(mass_gev), lambda x: jnp.isfinite(x) & (x > 0),
+        float_array(mass_gev),
+        lambda x: jnp.isfinite(x) & (x > 0),
         f"mediator({name!r}): mass_gev (mediator mass in GeV) must be finite and > 0. "
         "Fix: pass e.g. mass_gev=0.01 for 10 MeV",
     )
     g = check(
-        float_array(coupling), lambda x: jnp.isfinite(x) & (x >= 0),
+        float_array(coupling),
+        lambda x: jnp.isfinite(x) & (x >= 0),
         f"mediator({name!r}): coupling must be finite and >= 0 (only g² enters; the sign "
         "of the interaction is in the charges). Fix: pass e.g. coupling=1e-4",
     )
     limit = PERTURBATIVE_LIMIT / q if q > 0 else math.inf
     g = check(
-        g, lambda x: x <= limit,
+        g,
+        lambda x: x <= limit,
         f"mediator({name!r}): coupling is non-perturbative: g × max|Q'| must not exceed "
         f"sqrt(4π) ≈ {PERTURBATIVE_LIMIT:.3f} (g²Q'²/4π < 1; beyond it the tree-level cross "
         f"section is meaningless), i.e. g <= {limit:.4g} for this model (max|Q'| = {q:g}). "

@@ -33,7 +33,6 @@ __all__ = [
 ]
 
 
-
 class Nucleus(eqx.Module):
     """One nuclide (or a stack of them along a leading axis).
 
@@ -75,7 +74,9 @@ def ar40(r_p: float = 3.448, r_n: float = 3.55) -> Nucleus:
 
 def stack_nuclei(*nuclei: Nucleus) -> Nucleus:
     """Stack nuclei along a new leading (isotope) axis."""
-    return Nucleus(*(jnp.stack([getattr(n, f) for n in nuclei]) for f in ("Z", "N", "mass", "r_p", "r_n")))
+    return Nucleus(
+        *(jnp.stack([getattr(n, f) for n in nuclei]) for f in ("Z", "N", "mass", "r_p", "r_n"))
+    )
 
 
 def momentum2_fm2(T: ArrayLike, mass: ArrayLike) -> Array:
@@ -171,7 +172,9 @@ class SymmetrizedFermi(AbstractFormFactor):
         def exact(x):  # x = q c
             y = x * pa / cc
             return (
-                3.0 / (x * (x**2 + y**2)) * (y / jnp.sinh(y))
+                3.0
+                / (x * (x**2 + y**2))
+                * (y / jnp.sinh(y))
                 * (y / jnp.tanh(y) * jnp.sin(x) - x * jnp.cos(x))
             )
 

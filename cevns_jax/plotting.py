@@ -21,8 +21,13 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = [
-    "SOURCE_LABELS", "model_label", "plot_bounds", "plot_prediction", "plot_compare",
-    "plot_scan", "stack_labels",
+    "SOURCE_LABELS",
+    "model_label",
+    "plot_bounds",
+    "plot_prediction",
+    "plot_compare",
+    "plot_scan",
+    "stack_labels",
 ]
 
 #: Legend labels of the three neutrino sources, in the package's source order.
@@ -38,7 +43,10 @@ def _figure(ncols: int, nrows: int = 1, *, height_ratios=None, size=(11.5, 4.4))
 
     fig = Figure(figsize=size, layout="constrained")
     axes = fig.subplots(
-        nrows, ncols, squeeze=False, sharex="col",
+        nrows,
+        ncols,
+        squeeze=False,
+        sharex="col",
         gridspec_kw=None if height_ratios is None else {"height_ratios": height_ratios},
     )
     return fig, axes
@@ -58,19 +66,30 @@ def _axis(edges: np.ndarray, unit: str, what: str) -> tuple[np.ndarray, str, str
 
 def _projections(edges_e, edges_t, e_unit):
     return (
-        (1, np.asarray(edges_e, float), *_axis(np.asarray(edges_e, float), e_unit,
-                                                "Reconstructed energy")),
-        (0, np.asarray(edges_t, float), *_axis(np.asarray(edges_t, float), "us",
-                                                "Arrival time")),
+        (
+            1,
+            np.asarray(edges_e, float),
+            *_axis(np.asarray(edges_e, float), e_unit, "Reconstructed energy"),
+        ),
+        (0, np.asarray(edges_t, float), *_axis(np.asarray(edges_t, float), "us", "Arrival time")),
     )
 
 
 def _data_points(ax, edges, values, variance, divisor, label):
     centres = 0.5 * (edges[1:] + edges[:-1])
     ax.errorbar(
-        centres, values / divisor, yerr=np.sqrt(np.clip(variance, 0, None)) / divisor,
-        xerr=0.5 * np.diff(edges), fmt="o", ms=4, color="black", ecolor="black",
-        elinewidth=1.0, capsize=0, label=label, zorder=5,
+        centres,
+        values / divisor,
+        yerr=np.sqrt(np.clip(variance, 0, None)) / divisor,
+        xerr=0.5 * np.diff(edges),
+        fmt="o",
+        ms=4,
+        color="black",
+        ecolor="black",
+        elinewidth=1.0,
+        capsize=0,
+        label=label,
+        zorder=5,
     )
 
 
@@ -133,16 +152,28 @@ def plot_prediction(
         bottom = np.zeros(len(edges) - 1)
         for (label, counts), colour in zip(comps, colours, strict=True):
             top = bottom + counts.sum(axis=axis) / divisor
-            ax.stairs(top, edges, baseline=bottom, fill=True, color=colour, alpha=0.85,
-                      label=label)
+            ax.stairs(
+                top, edges, baseline=bottom, fill=True, color=colour, alpha=0.85, label=label
+            )
             bottom = top
         ax.stairs(bottom, edges, color="#333333", lw=1.0)
         for label, (counts, style) in (lines or {}).items():
-            ax.stairs(np.asarray(counts, float).sum(axis=axis) / divisor, edges,
-                      color="black" if style in ("-", "solid") else "#C44E52", lw=1.8,
-                      ls=style, label=label)
-        _data_points(ax, edges, np.asarray(data).sum(axis=axis),
-                     np.asarray(data_variance).sum(axis=axis), divisor, data_label)
+            ax.stairs(
+                np.asarray(counts, float).sum(axis=axis) / divisor,
+                edges,
+                color="black" if style in ("-", "solid") else "#C44E52",
+                lw=1.8,
+                ls=style,
+                label=label,
+            )
+        _data_points(
+            ax,
+            edges,
+            np.asarray(data).sum(axis=axis),
+            np.asarray(data_variance).sum(axis=axis),
+            divisor,
+            data_label,
+        )
         ax.axhline(0.0, color="grey", lw=0.6)
         ax.set_xlim(edges[0], edges[-1])
         ax.set_xlabel(xlabel)
@@ -151,9 +182,18 @@ def plot_prediction(
     handles, labels = axes[0, 0].get_legend_handles_labels()
     axes[0, 1].legend(handles, labels, frameon=False, fontsize=9)
     if note:
-        axes[0, 0].text(0.97, 0.96, note, transform=axes[0, 0].transAxes, ha="right",
-                        va="top", multialignment="left", fontsize=9, family="monospace",
-                        bbox={"boxstyle": "round", "fc": "white", "ec": "#cccccc"})
+        axes[0, 0].text(
+            0.97,
+            0.96,
+            note,
+            transform=axes[0, 0].transAxes,
+            ha="right",
+            va="top",
+            multialignment="left",
+            fontsize=9,
+            family="monospace",
+            bbox={"boxstyle": "round", "fc": "white", "ec": "#cccccc"},
+        )
     fig.suptitle(title)
     _save(fig, path)
     return fig
@@ -202,15 +242,34 @@ def plot_compare(
             colour = _MODEL_COLOURS[i % len(_MODEL_COLOURS)]
             proj = counts.sum(axis=axis)
             same = abs(counts.sum() / sm.sum() - 1.0) < 5e-3
-            top.stairs(proj / divisor, edges, baseline=None, color=colour, lw=2.4,
-                       label=f"{model_label(label)} ({counts.sum():.0f})"
-                       + (" ≈ SM" if same else ""), zorder=3)
+            top.stairs(
+                proj / divisor,
+                edges,
+                baseline=None,
+                color=colour,
+                lw=2.4,
+                label=f"{model_label(label)} ({counts.sum():.0f})" + (" ≈ SM" if same else ""),
+                zorder=3,
+            )
             with np.errstate(divide="ignore", invalid="ignore"):
-                bottom.stairs(np.where(sm_proj > 0, proj / sm_proj, np.nan), edges,
-                              baseline=None, color=colour, lw=1.6)
+                bottom.stairs(
+                    np.where(sm_proj > 0, proj / sm_proj, np.nan),
+                    edges,
+                    baseline=None,
+                    color=colour,
+                    lw=1.6,
+                )
         # the SM last, dashed and on top: visible even where a model coincides with it
-        top.stairs(sm_proj / divisor, edges, baseline=None, color="black", lw=1.6,
-                   ls=(0, (5, 3)), label=f"SM ({sm.sum():.0f})", zorder=4)
+        top.stairs(
+            sm_proj / divisor,
+            edges,
+            baseline=None,
+            color="black",
+            lw=1.6,
+            ls=(0, (5, 3)),
+            label=f"SM ({sm.sum():.0f})",
+            zorder=4,
+        )
         if data is not None:
             d = np.asarray(data, float).sum(axis=axis)
             v = np.asarray(data_variance, float).sum(axis=axis)
@@ -232,9 +291,16 @@ def plot_compare(
     handles, labels = axes[0, 0].get_legend_handles_labels()
     order = sorted(range(len(labels)), key=lambda k: not labels[k].startswith("SM ("))
     handles, labels = [handles[k] for k in order], [labels[k] for k in order]
-    fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 6),
-               frameon=False, fontsize=9.5, title="CEvNS events in the analysis region",
-               title_fontsize=9.5)
+    fig.legend(
+        handles,
+        labels,
+        loc="outside lower center",
+        ncol=min(len(labels), 6),
+        frameon=False,
+        fontsize=9.5,
+        title="CEvNS events in the analysis region",
+        title_fontsize=9.5,
+    )
     fig.suptitle(title)
     _save(fig, path)
     return fig
@@ -283,26 +349,48 @@ def plot_bounds(path, *, title: str, panels: Sequence[Mapping]) -> "Figure":
     fig, axes = _figure(len(panels), size=(5.6 * len(panels) + 0.6, 4.6))
     threshold = 4.0
     for ax, panel in zip(axes[0], panels, strict=True):
-        marks = [panel["value"]] + [v for v in (panel.get("value_outer"),
-                                                panel.get("published")) if v is not None]
+        marks = [panel["value"]] + [
+            v for v in (panel.get("value_outer"), panel.get("published")) if v is not None
+        ]
         lo, hi = min(marks) / 30.0, max(marks) * 5.0
         for i, curve in enumerate(panel["curves"]):
             x, d = np.asarray(curve["x"], float), np.asarray(curve["delta_chi2"], float)
             main = curve.get("main", i == 0)
-            ax.plot(x, d, color=_BOUND_COLOURS[i % 2], lw=2.4 if main else 1.6,
-                    ls="-" if main else (0, (4, 2.5)), zorder=3 if main else 4,
-                    label=f"{curve['label']}" + (" (bound)" if main else " (check)"))
-        ax.axhline(threshold, color="#555555", lw=1.0, ls="--",
-                   label=r"$\Delta\chi^2 = 4$ (2$\sigma$)")
+            ax.plot(
+                x,
+                d,
+                color=_BOUND_COLOURS[i % 2],
+                lw=2.4 if main else 1.6,
+                ls="-" if main else (0, (4, 2.5)),
+                zorder=3 if main else 4,
+                label=f"{curve['label']}" + (" (bound)" if main else " (check)"),
+            )
+        ax.axhline(
+            threshold, color="#555555", lw=1.0, ls="--", label=r"$\Delta\chi^2 = 4$ (2$\sigma$)"
+        )
         island = panel.get("value_outer") is not None
-        ax.axvline(panel["value"], color="#C44E52", lw=1.4,
-                   label=f"bound {_number(panel['value'])}" + (" (connected)" if island else ""))
+        ax.axvline(
+            panel["value"],
+            color="#C44E52",
+            lw=1.4,
+            label=f"bound {_number(panel['value'])}" + (" (connected)" if island else ""),
+        )
         if island:
-            ax.axvline(panel["value_outer"], color="#C44E52", lw=1.4, ls="-.",
-                       label=f"outer edge {_number(panel['value_outer'])} (island)")
+            ax.axvline(
+                panel["value_outer"],
+                color="#C44E52",
+                lw=1.4,
+                ls="-.",
+                label=f"outer edge {_number(panel['value_outer'])} (island)",
+            )
         if panel.get("published") is not None:
-            ax.axvline(panel["published"], color="black", lw=1.2, ls=":",
-                       label=f"published {_number(panel['published'])}")
+            ax.axvline(
+                panel["published"],
+                color="black",
+                lw=1.2,
+                ls=":",
+                label=f"published {_number(panel['published'])}",
+            )
         ax.set_xscale("log")
         ax.set_xlim(lo, hi)
         zero = max(c["delta_chi2_zero"] for c in panel["curves"])
@@ -311,11 +399,21 @@ def plot_bounds(path, *, title: str, panels: Sequence[Mapping]) -> "Figure":
         ax.set_xlabel(r"coupling $g$" if low else r"$g / M$ [GeV$^{-1}$]")
         ax.set_ylabel(r"$\Delta\chi^2$ (nuisances profiled)")
         mains = [c for c in panel["curves"] if c.get("main")] or panel["curves"][:1]
-        note = (f"{'low' if low else 'high'}-mass regime\n"
-                rf"$\Delta\chi^2(g=0)$ = {mains[0]['delta_chi2_zero']:.2f}"
-                f"\nchange between masses: {panel['convergence']:+.1e}")
-        ax.text(0.03, 0.96, note, transform=ax.transAxes, ha="left", va="top", fontsize=9,
-                bbox={"boxstyle": "round", "fc": "white", "ec": "#cccccc"})
+        note = (
+            f"{'low' if low else 'high'}-mass regime\n"
+            rf"$\Delta\chi^2(g=0)$ = {mains[0]['delta_chi2_zero']:.2f}"
+            f"\nchange between masses: {panel['convergence']:+.1e}"
+        )
+        ax.text(
+            0.03,
+            0.96,
+            note,
+            transform=ax.transAxes,
+            ha="left",
+            va="top",
+            fontsize=9,
+            bbox={"boxstyle": "round", "fc": "white", "ec": "#cccccc"},
+        )
         ax.legend(frameon=True, framealpha=0.9, fontsize=8.5, loc="center left")
         ax.grid(alpha=0.25, lw=0.5, which="both")
     fig.suptitle(title)
@@ -391,17 +489,34 @@ def plot_scan(
     fig = Figure(figsize=(7.6, 6.0), layout="constrained")
     ax = fig.subplots()
     excl_colour, edge_colour, island_colour = "#F3A5A5", "#9E1B1B", "#4E79A7"
-    handles = [Patch(fc=excl_colour, ec=edge_colour,
-                     label=f"excluded at {level_label} ($\\Delta\\chi^2 > {threshold:.2f}$, "
-                     "2 parameters)")]
+    handles = [
+        Patch(
+            fc=excl_colour,
+            ec=edge_colour,
+            label=f"excluded at {level_label} ($\\Delta\\chi^2 > {threshold:.2f}$, 2 parameters)",
+        )
+    ]
     top = float(np.max(z)) if z.count() else threshold
     if top > threshold and lm.size > 1:
         ax.contourf(lm, lg, z, levels=[threshold, top + 1.0], colors=[excl_colour], zorder=1)
     if islands is not None and np.any(islands) and lm.size > 1:
-        ax.contourf(lm, lg, np.asarray(islands, float).T, levels=[0.5, 1.5],
-                    colors=[island_colour], alpha=0.45, zorder=2)
-        handles.append(Patch(fc=island_colour, alpha=0.45, ec=edge_colour,
-                             label="allowed island (destructive interference)"))
+        ax.contourf(
+            lm,
+            lg,
+            np.asarray(islands, float).T,
+            levels=[0.5, 1.5],
+            colors=[island_colour],
+            alpha=0.45,
+            zorder=2,
+        )
+        handles.append(
+            Patch(
+                fc=island_colour,
+                alpha=0.45,
+                ec=edge_colour,
+                label="allowed island (destructive interference)",
+            )
+        )
     pending = np.all(np.isnan(delta_chi2), axis=1)
     if np.any(pending) and lm.size > 1:
         half = 0.5 * np.diff(lm)
@@ -411,8 +526,7 @@ def plot_scan(
             ax.axvspan(lo[k], hi[k], fc="#F0F0F0", ec="#C8C8C8", lw=0, hatch="//", zorder=0.5)
         handles.append(Patch(fc="#F0F0F0", ec="#C8C8C8", hatch="//", label="not computed yet"))
     if z.count() and lm.size > 1:
-        ax.contour(lm, lg, z, levels=[threshold], colors=[edge_colour], linewidths=1.3,
-                   zorder=4)
+        ax.contour(lm, lg, z, levels=[threshold], colors=[edge_colour], linewidths=1.3, zorder=4)
     if g2_band is not None:
         lmm = np.log10(np.asarray(g2_band["mass_gev"], float))
         if single:
@@ -426,20 +540,31 @@ def plot_scan(
             with np.errstate(divide="ignore"):
                 ax.fill_between(lmm, np.log10(lo), np.log10(hi), color=colour, lw=0, zorder=2.5)
             handles.append(Patch(fc=colour, label=f"$(g-2)_\\mu$ at {n_sigma:g}$\\sigma$"))
-        ax.plot(lmm, np.log10(g2_band["central"]), color="#2E6B2A", lw=1.0, ls="--",
-                zorder=2.6)
+        ax.plot(lmm, np.log10(g2_band["central"]), color="#2E6B2A", lw=1.0, ls="--", zorder=2.6)
     elif g2_note:
         handles.append(Patch(fc="none", ec="none", label=g2_note))
     if best is not None:
-        ax.plot([np.log10(best[0])], [np.log10(best[1])], marker="*", ms=12, color="black",
-                ls="none", zorder=5, clip_on=False)
+        ax.plot(
+            [np.log10(best[0])],
+            [np.log10(best[1])],
+            marker="*",
+            ms=12,
+            color="black",
+            ls="none",
+            zorder=5,
+            clip_on=False,
+        )
         label = best_label or f"best fit (M = {best[0]:.3g} GeV, g = {best[1]:.2g})"
-        handles.append(Line2D([], [], marker="*", ms=10, color="black", ls="none",
-                              label=label))
+        handles.append(Line2D([], [], marker="*", ms=10, color="black", ls="none", label=label))
     x_lo, x_hi = (lm.mean() - 0.5, lm.mean() + 0.5) if single else (lm[0], lm[-1])
     if single:
-        handles.append(Patch(fc="none", ec="none",
-                             label=f"one mass, M = {10 ** lm.mean():.3g} GeV (strip 0.1 decade)"))
+        handles.append(
+            Patch(
+                fc="none",
+                ec="none",
+                label=f"one mass, M = {10 ** lm.mean():.3g} GeV (strip 0.1 decade)",
+            )
+        )
     ax.set_xlim(x_lo, x_hi)
     ax.set_ylim(lg[0], lg[-1])
     _log10_ticks(ax.xaxis, x_lo, x_hi)

@@ -34,7 +34,6 @@ __all__ = [
 ]
 
 
-
 class WeakCouplings(eqx.Module):
     """Neutrino–nucleon vector couplings.
 
@@ -110,11 +109,18 @@ def charge_terms(
     prop = 1.0 / (q2 + model.mass_mev**2)  # MeV^-2
     tree = prop / (c.SQRT2 * c.G_FERMI) * 3.0 * ch.quark[0] * (zf + nf)
     x = _per_flavour(ch.nu, tree)
-    loop = loop_proton_coupling_shift(q2, model.mass_mev, jnp.ones_like(model.coupling), ch)  # (..., 3)
+    loop = loop_proton_coupling_shift(
+        q2, model.mass_mev, jnp.ones_like(model.coupling), ch
+    )  # (..., 3)
     x = x + jnp.moveaxis(loop, -1, 0) * zf
     s = (
-        nucleus.mass**2 * T / (4.0 * jnp.pi) * ch.scalar**2 * c.SIGMA_OVER_MUD_REF**2
-        * (zf + nf) ** 2 * prop**2
+        nucleus.mass**2
+        * T
+        / (4.0 * jnp.pi)
+        * ch.scalar**2
+        * c.SIGMA_OVER_MUD_REF**2
+        * (zf + nf) ** 2
+        * prop**2
     )
     return q_sm, x, s
 

@@ -52,51 +52,80 @@ _SCAN = ["scan", "--model", "B-L", "--data", "csi", "--out", "{tmp}/s.npz", "--n
 _BL = ["--model", "B-L", "--mass", "0.01"]
 CLI_CASES = {
     # output paths, every command and option
-    "predict-plot-readonly": (["predict", "-e", "csi2021", "--plot", "/proc/x.png"],
-                              "cannot create files in /proc"),
-    "fit-plot-readonly": (["fit", "-e", "csi2021", "--plot", "/proc/fit.png"],
-                          "cannot create files in /proc"),
-    "bounds-plot-readonly": (["bounds", "--model", "B-L", "--data", "csi", "--plot",
-                              "/proc/b.png"], "cannot create files in /proc"),
+    "predict-plot-readonly": (
+        ["predict", "-e", "csi2021", "--plot", "/proc/x.png"],
+        "cannot create files in /proc",
+    ),
+    "fit-plot-readonly": (
+        ["fit", "-e", "csi2021", "--plot", "/proc/fit.png"],
+        "cannot create files in /proc",
+    ),
+    "bounds-plot-readonly": (
+        ["bounds", "--model", "B-L", "--data", "csi", "--plot", "/proc/b.png"],
+        "cannot create files in /proc",
+    ),
     "scan-plot-readonly": ([*_SCAN, "--plot", "/proc/s.png"], "cannot create files in /proc"),
     "models-json-readonly": (["models", "--json", "/proc/m.json"], "cannot create files"),
-    "predict-plot-format": (["predict", "-e", "csi2021", "--plot", "{tmp}/p.xyz"],
-                            "unknown figure format '.xyz'"),
-    "fit-plot-format": (["fit", "-e", "lar2020", "--plot", "{tmp}/f.docx"],
-                        "unknown figure format '.docx'"),
-    "bounds-plot-format": (["bounds", "--model", "B-L", "--data", "lar", "--plot",
-                            "{tmp}/b.txt"], "unknown figure format '.txt'"),
+    "predict-plot-format": (
+        ["predict", "-e", "csi2021", "--plot", "{tmp}/p.xyz"],
+        "unknown figure format '.xyz'",
+    ),
+    "fit-plot-format": (
+        ["fit", "-e", "lar2020", "--plot", "{tmp}/f.docx"],
+        "unknown figure format '.docx'",
+    ),
+    "bounds-plot-format": (
+        ["bounds", "--model", "B-L", "--data", "lar", "--plot", "{tmp}/b.txt"],
+        "unknown figure format '.txt'",
+    ),
     "scan-plot-format": ([*_SCAN, "--plot", "{tmp}/s.xlsx"], "unknown figure format"),
-    "predict-json-missing-dir": (["predict", "-e", "csi2021", "--json", "{tmp}/no/x.json"],
-                                 "does not exist"),
-    "fit-json-missing-dir": (["fit", "-e", "csi2021", "--json", "{tmp}/no/x.json"],
-                             "mkdir -p"),
+    "predict-json-missing-dir": (
+        ["predict", "-e", "csi2021", "--json", "{tmp}/no/x.json"],
+        "does not exist",
+    ),
+    "fit-json-missing-dir": (["fit", "-e", "csi2021", "--json", "{tmp}/no/x.json"], "mkdir -p"),
     "table-json-missing-dir": (["table", "--json", "{tmp}/no/t.json"], "does not exist"),
     "table-markdown-is-dir": (["table", "--markdown", "{tmp}"], "is a directory"),
     "scan-csv-missing-dir": ([*_SCAN, "--csv", "{tmp}/no/s.csv"], "does not exist"),
-    "scan-out-is-dir": (["scan", "--model", "B-L", "--data", "csi", "--out", "{tmp}"],
-                        "is a directory"),
+    "scan-out-is-dir": (
+        ["scan", "--model", "B-L", "--data", "csi", "--out", "{tmp}"],
+        "is a directory",
+    ),
     "predict-json-empty": (["predict", "-e", "csi2021", "--json", ""], "empty file name"),
-    "predict-plot-missing-dir": (["predict", "-e", "lar2020", "--plot", "{tmp}/a/b/p.png"],
-                                 "does not exist"),
+    "predict-plot-missing-dir": (
+        ["predict", "-e", "lar2020", "--plot", "{tmp}/a/b/p.png"],
+        "does not exist",
+    ),
     # non-physical and non-finite numbers
     "coupling-1e200": ([*_BL, "--coupling", "1e200"], "non-perturbative"),
-    "scalar-coupling-10": (["--model", "scalar", "--mass", "0.01", "--coupling", "10"],
-                           "sqrt(4π)"),
+    "scalar-coupling-10": (
+        ["--model", "scalar", "--mass", "0.01", "--coupling", "10"],
+        "sqrt(4π)",
+    ),
     "compare-coupling-huge": (["--compare", "--coupling", "50"], "non-perturbative"),
-    "mass-nan": (["--model", "B-L", "--mass", "nan", "--coupling", "1e-4"],
-                 "--mass nan: must be a finite number"),
-    "mass-inf": (["--model", "B-L", "--mass", "inf", "--coupling", "1e-4"],
-                 "must be a finite number"),
+    "mass-nan": (
+        ["--model", "B-L", "--mass", "nan", "--coupling", "1e-4"],
+        "--mass nan: must be a finite number",
+    ),
+    "mass-inf": (
+        ["--model", "B-L", "--mass", "inf", "--coupling", "1e-4"],
+        "must be a finite number",
+    ),
     "coupling-nan": ([*_BL, "--coupling", "nan"], "--coupling nan: must be a finite"),
-    "mass-zero": (["--model", "B-L", "--mass", "0", "--coupling", "1e-4"],
-                  "must be finite and > 0"),
-    "mass-negative": (["--model", "B-L", "--mass", "-1", "--coupling", "1e-4"],
-                      "must be finite and > 0"),
+    "mass-zero": (
+        ["--model", "B-L", "--mass", "0", "--coupling", "1e-4"],
+        "must be finite and > 0",
+    ),
+    "mass-negative": (
+        ["--model", "B-L", "--mass", "-1", "--coupling", "1e-4"],
+        "must be finite and > 0",
+    ),
     "coupling-negative": ([*_BL, "--coupling=-1e-4"], "coupling must be finite and >= 0"),
     # names and option combinations
-    "unknown-model": (["--model", "nope", "--mass", "0.01", "--coupling", "1e-4"],
-                      "unknown model 'nope'"),
+    "unknown-model": (
+        ["--model", "nope", "--mass", "0.01", "--coupling", "1e-4"],
+        "unknown model 'nope'",
+    ),
     "model-without-mass": (["--model", "B-L"], "needs --mass and --coupling"),
     "mass-without-model": (["--mass", "0.01"], "need --model"),
     "models-without-compare": (["--models", "B-L"], "only with --compare"),
@@ -107,14 +136,18 @@ CLI_CASES = {
     "scan-n-mass-0": ([*_SCAN, "--n-mass", "0"], "--n-mass must be >= 1"),
     "scan-n-g-1": ([*_SCAN, "--n-g", "1"], "--n-g >= 2"),
     "scan-n-mass-huge": ([*_SCAN, "--n-mass", "100000"], "at most 2000"),
-    "scan-mass-range-reversed": ([*_SCAN, "--mass-range", "1", "0.1"],
-                                 "the first value must be the smaller"),
+    "scan-mass-range-reversed": (
+        [*_SCAN, "--mass-range", "1", "0.1"],
+        "the first value must be the smaller",
+    ),
     "scan-mass-range-negative": ([*_SCAN, "--mass-range", "-1", "1"], "positive and finite"),
     "scan-mass-range-nan": ([*_SCAN, "--mass-range", "nan", "1"], "positive and finite"),
     "scan-g-range-inf": ([*_SCAN, "--g-range", "1e-6", "inf"], "positive and finite"),
     # the environment
-    "data-dir-missing": (["predict", "-e", "csi2021", "--data-dir", "{tmp}/nowhere"],
-                         "does not exist"),
+    "data-dir-missing": (
+        ["predict", "-e", "csi2021", "--data-dir", "{tmp}/nowhere"],
+        "does not exist",
+    ),
 }
 
 
@@ -178,10 +211,14 @@ API_CASES = {
     "Mediator-mass-zero": (lambda: Mediator(_BL_CHARGES, 0.0, 1e-4), "mass_mev .*> 0"),
     "Mediator-mass-nan": (lambda: Mediator(_BL_CHARGES, NAN, 1e-4), "mass_mev"),
     "Mediator-coupling-nan": (lambda: Mediator(_BL_CHARGES, 10.0, NAN), "coupling must"),
-    "charges-nan": (lambda: U1Charges.general([NAN, 0, 0], [0, 0, 0], [0, 0, 0]),
-                    "U1Charges.quark must be finite"),
-    "charges-scalar-inf": (lambda: U1Charges.general([0] * 3, [0] * 3, [0] * 3, math.inf),
-                           "U1Charges.scalar must be finite"),
+    "charges-nan": (
+        lambda: U1Charges.general([NAN, 0, 0], [0, 0, 0], [0, 0, 0]),
+        "U1Charges.quark must be finite",
+    ),
+    "charges-scalar-inf": (
+        lambda: U1Charges.general([0] * 3, [0] * 3, [0] * 3, math.inf),
+        "U1Charges.scalar must be finite",
+    ),
 }
 
 
@@ -233,5 +270,6 @@ def test_json_records_every_non_finite_number(tmp_path, capsys):
 
 def test_cli_refuses_non_finite_results():
     with pytest.raises(ConfigError, match="predict: the B-L counts is not finite.*--mass"):
-        _common.check_finite({"the B-L counts": np.array([1.0, np.nan])}, "predict",
-                             "change --mass")
+        _common.check_finite(
+            {"the B-L counts": np.array([1.0, np.nan])}, "predict", "change --mass"
+        )

@@ -168,8 +168,21 @@ def test_cli_help_lists_options(capsys):
 def test_cli_bounds_json_and_plot(data_dir, tmp_path, capsys, bl_low):
     """``bounds --model B-L --data lar --regime low``: table, JSON with curves, figure. ~10 s."""
     out, fig = tmp_path / "b.json", tmp_path / "b.png"
-    argv = ["bounds", "--model", "B-L", "--data", "lar", "--regime", "low", "--data-dir",
-            str(data_dir), "--json", str(out), "--plot", str(fig)]
+    argv = [
+        "bounds",
+        "--model",
+        "B-L",
+        "--data",
+        "lar",
+        "--regime",
+        "low",
+        "--data-dir",
+        str(data_dir),
+        "--json",
+        str(out),
+        "--plot",
+        str(fig),
+    ]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "connected" in printed and "outer" in printed and "converged" in printed

@@ -12,8 +12,14 @@ from cevns_jax.cli._common import EXPERIMENTS, to_jsonable
 from cevns_jax.datasets import REGISTRY
 
 _KEYS = {
-    "experiment", "cevns_total", "cevns_by_flavour", "backgrounds", "observed_total", "bins",
-    "model", "provenance",
+    "experiment",
+    "cevns_total",
+    "cevns_by_flavour",
+    "backgrounds",
+    "observed_total",
+    "bins",
+    "model",
+    "provenance",
 }
 
 
@@ -34,9 +40,19 @@ def test_predict_writes_json_and_plot(
 ):
     # a figure name without suffix: exactly that file is written, as PNG, and said so
     out_json, out_png = tmp_path / "out.json", tmp_path / "plotfile"
-    argv = ["predict", "--experiment", experiment, "--data-dir", str(data_dir),
-            "--json", str(out_json), "--plot", str(out_png),
-            "--backgrounds", figure_backgrounds]
+    argv = [
+        "predict",
+        "--experiment",
+        experiment,
+        "--data-dir",
+        str(data_dir),
+        "--json",
+        str(out_json),
+        "--plot",
+        str(out_png),
+        "--backgrounds",
+        figure_backgrounds,
+    ]
     assert main(argv) == 0
     captured = capsys.readouterr()
     printed = captured.out
@@ -69,9 +85,26 @@ def test_predict_writes_json_and_plot(
 
 def test_predict_mediator_and_compare(tmp_path, data_dir, capsys):
     out_json, out_png = tmp_path / "bl.json", tmp_path / "cmp.png"
-    argv = ["predict", "-e", "lar2020", "--data-dir", str(data_dir), "--model", "B-L",
-            "--mass", "0.01", "--coupling", "5e-5", "--compare", "--models", "scalar",
-            "--json", str(out_json), "--plot", str(out_png)]
+    argv = [
+        "predict",
+        "-e",
+        "lar2020",
+        "--data-dir",
+        str(data_dir),
+        "--model",
+        "B-L",
+        "--mass",
+        "0.01",
+        "--coupling",
+        "5e-5",
+        "--compare",
+        "--models",
+        "scalar",
+        "--json",
+        str(out_json),
+        "--plot",
+        str(out_png),
+    ]
     assert main(argv) == 0
     assert "ratio to SM" in capsys.readouterr().out
     res = _read(out_json)
@@ -103,8 +136,17 @@ def test_help(argv, capsys):
     text = capsys.readouterr().out
     assert "usage: cevns-jax" in text
     if argv[0] == "predict":
-        for option in ("--experiment", "--data-dir", "--json", "--plot", "--model", "--mass",
-                       "--coupling", "--compare", "--models"):
+        for option in (
+            "--experiment",
+            "--data-dir",
+            "--json",
+            "--plot",
+            "--model",
+            "--mass",
+            "--coupling",
+            "--compare",
+            "--models",
+        ):
             assert option in text
 
 
@@ -124,8 +166,14 @@ def test_every_option_has_help():
             ["--model", "not-a-model", "--mass", "0.01", "--coupling", "1e-4"],
             "unknown model 'not-a-model'",
         ),
-        (["--model", "B-L", "--mass", "-1", "--coupling", "1e-4"], "mass in GeV) must be finite and > 0"),
-        (["--model", "B-L", "--mass", "0.01", "--coupling=-1e-4"], "coupling must be finite and >= 0"),
+        (
+            ["--model", "B-L", "--mass", "-1", "--coupling", "1e-4"],
+            "mass in GeV) must be finite and > 0",
+        ),
+        (
+            ["--model", "B-L", "--mass", "0.01", "--coupling=-1e-4"],
+            "coupling must be finite and >= 0",
+        ),
         (["--model", "B-L"], "needs --mass and --coupling"),
         (["--mass", "0.01"], "need --model"),
         (["--compare", "--models", "B-L", "nope"], "unknown model 'nope'"),
@@ -171,7 +219,9 @@ def test_registered_data_files_and_jsonable():
     import numpy as np
 
     assert to_jsonable({"a": np.arange(3.0), "b": np.float64(np.nan), "c": (1, 2.5)}) == {
-        "a": [0.0, 1.0, 2.0], "b": None, "c": [1, 2.5]
+        "a": [0.0, 1.0, 2.0],
+        "b": None,
+        "c": [1, 2.5],
     }
 
 
@@ -186,6 +236,7 @@ def test_version(capsys):
     commit = code_version()["git_commit"]
     if commit is not None:  # run from a git checkout: the commit is shown and recorded
         assert commit[:12] in out
-        head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                              cwd=cevns_jax.__path__[0]).stdout.strip()
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=cevns_jax.__path__[0]
+        ).stdout.strip()
         assert commit == head

@@ -1,7 +1,7 @@
 """Second-method validation of the likelihoods and the profile: cevns_jax vs NumPy + iminuit.
 
-``tests/oracles/numpy_likelihood.py`` re-implements the CsI and LAr χ² (docs/physics.md §8, with the
-nuisances, priors, response morphing, CEvNS and neutron timing shifts of cevns_jax) in
+``tests/oracles/numpy_likelihood.py`` re-implements the CsI and LAr χ² (docs/physics.md §8,
+with the nuisances, priors, response morphing, CEvNS and neutron timing shifts of cevns_jax) in
 NumPy/SciPy on top of the independent CEvNS reference ``tests/oracles/numpy_reference.py``, and
 profiles it with iminuit's Migrad. Required:
 
@@ -25,8 +25,8 @@ from cevns_jax.rates import recoil_spectrum
 
 pytest.importorskip("iminuit")
 
-from oracles import numpy_likelihood as nl  # noqa: E402  (needs iminuit)
-from oracles import numpy_reference as ref  # noqa: E402
+from oracles import numpy_likelihood as nl
+from oracles import numpy_reference as ref
 
 RTOL_FIXED = 1e-8
 ATOL_PROFILED = 1e-3

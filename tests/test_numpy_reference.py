@@ -19,7 +19,6 @@ from cevns_jax.mediator import mediator, standard_model
 from cevns_jax.rates import expected_counts
 from oracles import numpy_reference as ref
 
-
 RTOL = 1e-6
 _counts = eqx.filter_jit(expected_counts)
 

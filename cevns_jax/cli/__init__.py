@@ -36,7 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "--version", action="version", version=f"%(prog)s {_version_text()}",
+        "--version",
+        action="version",
+        version=f"%(prog)s {_version_text()}",
         help="print the version (and the git commit when run from a checkout) and exit",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

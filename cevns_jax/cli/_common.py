@@ -70,25 +70,45 @@ def _build_lar2020(data_dir):
 
 
 _CSI_FILES = (
-    "dataBeamOnC.txt", "dataBeamOnAC.txt", "brnPE.txt", "ninPE.txt", "brnTrec.txt",
-    "ninTrec.txt", "effCoefficients.txt", "scintRespCoefficients.txt",
+    "dataBeamOnC.txt",
+    "dataBeamOnAC.txt",
+    "brnPE.txt",
+    "ninPE.txt",
+    "brnTrec.txt",
+    "ninTrec.txt",
+    "effCoefficients.txt",
+    "scintRespCoefficients.txt",
 )
 _LAR_FILES = (
-    "datanobkgsub.txt", "cevnspdf.txt", "brnpdf.txt", "delbrnpdf.txt", "bkgpdf.txt",
-    "cevnspdf+1sigF90.txt", "cevnspdf-1sigF90.txt", "cevnspdfCEvNSTimingMeanSyst.txt",
-    "brnpdf+1sigEnergy.txt", "brnpdf-1sigEnergy.txt", "brnpdf+1sigBRNTimingMean.txt",
-    "brnpdf-1sigBRNTimingMean.txt", "brnpdfBRNTimingWidthSyst.txt",
-    "CENNS10AnlAEfficiency.txt", "LArParametersAnlA.yaml",
+    "datanobkgsub.txt",
+    "cevnspdf.txt",
+    "brnpdf.txt",
+    "delbrnpdf.txt",
+    "bkgpdf.txt",
+    "cevnspdf+1sigF90.txt",
+    "cevnspdf-1sigF90.txt",
+    "cevnspdfCEvNSTimingMeanSyst.txt",
+    "brnpdf+1sigEnergy.txt",
+    "brnpdf-1sigEnergy.txt",
+    "brnpdf+1sigBRNTimingMean.txt",
+    "brnpdf-1sigBRNTimingMean.txt",
+    "brnpdfBRNTimingWidthSyst.txt",
+    "CENNS10AnlAEfficiency.txt",
+    "LArParametersAnlA.yaml",
 )
 
 #: Experiments selectable with ``--experiment``.
 EXPERIMENTS: dict[str, ExperimentSpec] = {
     "csi2021": ExperimentSpec(
-        "csi2021", "COHERENT CsI[Na] 2021", _build_csi2021,
+        "csi2021",
+        "COHERENT CsI[Na] 2021",
+        _build_csi2021,
         tuple(f"csi2021/{f}" for f in _CSI_FILES),
     ),
     "lar2020": ExperimentSpec(
-        "lar2020", "COHERENT CENNS-10 LAr 2020", _build_lar2020,
+        "lar2020",
+        "COHERENT CENNS-10 LAr 2020",
+        _build_lar2020,
         tuple(f"lar2020/{f}" for f in _LAR_FILES),
     ),
 }
@@ -168,14 +188,17 @@ def check_output(path: str | None, option: str, *, figure: bool = False) -> Path
         figure_format(out, option)
     if out.exists():
         if not out.is_file():
-            raise ConfigError(f"{option} {path}: exists and is not a regular file. "
-                              "Fix: choose another path")
+            raise ConfigError(
+                f"{option} {path}: exists and is not a regular file. Fix: choose another path"
+            )
         try:
             with open(out, "ab"):
                 pass
         except OSError as err:
-            raise ConfigError(f"{option} {path}: cannot be overwritten ({err.strerror}). "
-                              "Fix: choose a writable path") from None
+            raise ConfigError(
+                f"{option} {path}: cannot be overwritten ({err.strerror}). "
+                "Fix: choose a writable path"
+            ) from None
         return out
     try:
         fd, probe = tempfile.mkstemp(dir=parent, prefix=".cevns-jax-probe-")
@@ -324,8 +347,10 @@ def write_json(path: str | os.PathLike, payload: Mapping) -> None:
         }
         shown = ", ".join(p for p, _ in non_finite[:3])
         more = f" and {len(non_finite) - 3} more" if len(non_finite) > 3 else ""
-        info(f"warning: {len(non_finite)} non-finite number(s) written as null in {path} "
-             f"({shown}{more}); listed under 'non_finite_values'")
+        info(
+            f"warning: {len(non_finite)} non-finite number(s) written as null in {path} "
+            f"({shown}{more}); listed under 'non_finite_values'"
+        )
     with open(path, "w", encoding="utf-8") as stream:
         json.dump(data, stream, indent=2, allow_nan=False)
         stream.write("\n")

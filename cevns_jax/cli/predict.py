@@ -157,8 +157,10 @@ def _validate(args):
 
     for option, value in (("--mass", args.mass), ("--coupling", args.coupling)):
         if value is not None and not np.isfinite(value):
-            raise ConfigError(f"{option} {value}: must be a finite number. Fix: pass e.g. "
-                              f"{option} {'0.01' if option == '--mass' else '1e-4'}")
+            raise ConfigError(
+                f"{option} {value}: must be a finite number. Fix: pass e.g. "
+                f"{option} {'0.01' if option == '--mass' else '1e-4'}"
+            )
     model = None
     if args.model is not None:
         given = (("--mass", args.mass), ("--coupling", args.coupling))
@@ -199,8 +201,11 @@ def _print_table(title, exp, sm, model, model_counts, backgrounds, released) -> 
     headers = ["", "SM"]
     if model is not None:
         headers.append(f"{model[0]} (M = {_mass_text(model[1])}, g = {model[2]:g})")
-    label = {"nu_e": "CEvNS nu_e (delayed)", "nu_mu": "CEvNS nu_mu (prompt)",
-             "nubar_mu": "CEvNS anti-nu_mu (delayed)"}
+    label = {
+        "nu_e": "CEvNS nu_e (delayed)",
+        "nu_mu": "CEvNS nu_mu (prompt)",
+        "nubar_mu": "CEvNS anti-nu_mu (delayed)",
+    }
     rows = [[label.get(s, s)] + [_fmt(c[i].sum()) for c in cols] for i, s in enumerate(SOURCES)]
     rows.append(["CEvNS total"] + [_fmt(c.sum()) for c in cols])
     bkg_total = sum(float(v.sum()) for v in backgrounds.values())
@@ -210,8 +215,10 @@ def _print_table(title, exp, sm, model, model_counts, backgrounds, released) -> 
     rows.append(["observed"] + [f"{exp.observed.sum():,.0f}"] * len(cols))
     e, t = np.asarray(exp.e_edges), np.asarray(exp.t_edges)
     print(f"{title}: expected counts in the analysis region, after all efficiencies")
-    print(f"({len(e) - 1} energy bins {e[0]:g}-{e[-1]:g} {exp.e_unit} x {len(t) - 1} time "
-          f"bins {t[0]:g}-{t[-1]:g} us)\n")
+    print(
+        f"({len(e) - 1} energy bins {e[0]:g}-{e[-1]:g} {exp.e_unit} x {len(t) - 1} time "
+        f"bins {t[0]:g}-{t[-1]:g} us)\n"
+    )
     print(format_table(headers, rows))
     print(f"\nCOHERENT SM CEvNS prediction: {COHERENT[exp.name].sm_text}")
     if released is not None:
@@ -222,8 +229,15 @@ def _print_compare(sm_total, compare, results) -> None:
     mass, g, _ = compare
     rows = [["SM", "-", "-", _fmt(sm_total), "1.000"]]
     for name, counts in results.items():
-        rows.append([name, _mass_text(mass), f"{g:g}", _fmt(counts.sum()),
-                     f"{counts.sum() / sm_total:.3f}"])
+        rows.append(
+            [
+                name,
+                _mass_text(mass),
+                f"{g:g}",
+                _fmt(counts.sum()),
+                f"{counts.sum() / sm_total:.3f}",
+            ]
+        )
     print("\n" + format_table(["model", "M", "g", "CEvNS total", "ratio to SM"], rows))
 
 
@@ -247,8 +261,7 @@ def _fitted_backgrounds(fit) -> dict[str, np.ndarray]:
     return {k: np.asarray(v) for k, v in fit.fitted_components.items() if k != "cevns"}
 
 
-def _plot_prediction(path, title, exp, sm, model, model_counts, backgrounds, released,
-                     fit=None):
+def _plot_prediction(path, title, exp, sm, model, model_counts, backgrounds, released, fit=None):
     """Prediction vs data; ``fit`` (an SMFit) gives the backgrounds subtracted and stacked,
     else the nominal ones are used, and the labels say which."""
     from .. import plotting
@@ -276,7 +289,9 @@ def _plot_prediction(path, title, exp, sm, model, model_counts, backgrounds, rel
     if model is not None:
         what = f"{plotting.model_label(model[0])} (M = {_mass_text(model[1])}, g = {model[2]:g})"
         lines["SM prediction" + (" + BRN + NIN" if exp.name == "csi2021" else "")] = (
-            sm.sum(axis=0) + neutrons, "-")
+            sm.sum(axis=0) + neutrons,
+            "-",
+        )
     if released is not None:
         lines[f"COHERENT CEvNS template ({released.sum():.0f})"] = (released, "--")
     note_rows = [("CEvNS predicted", f"{counts.sum():8.1f}")]
@@ -288,13 +303,23 @@ def _plot_prediction(path, title, exp, sm, model, model_counts, backgrounds, rel
     note_rows.append((f"data − {which} bkg", f"{signal:8.1f} ± {np.sqrt(var.sum()):.1f}"))
     width = max(len(k) for k, _ in note_rows)
     note = "\n".join(f"{k:<{width}} {v}" for k, v in note_rows)
-    subtitle = ("backgrounds from the SM fit of the data" if fit is not None
-                else "nominal (unfitted) backgrounds")
+    subtitle = (
+        "backgrounds from the SM fit of the data"
+        if fit is not None
+        else "nominal (unfitted) backgrounds"
+    )
     plotting.plot_prediction(
-        path, title=f"{title}: {what} prediction vs data ({subtitle})",
+        path,
+        title=f"{title}: {what} prediction vs data ({subtitle})",
         e_edges=np.asarray(exp.e_edges),
-        t_edges=np.asarray(exp.t_edges), e_unit=exp.e_unit, stack=stack, data=data,
-        data_variance=var, data_label=data_label, lines=lines, note=note,
+        t_edges=np.asarray(exp.t_edges),
+        e_unit=exp.e_unit,
+        stack=stack,
+        data=data,
+        data_variance=var,
+        data_label=data_label,
+        lines=lines,
+        note=note,
     )
 
 
@@ -305,11 +330,15 @@ def _plot_compare(path, title, exp, sm, compare, results, backgrounds):
     data, var, label = _data_for_plot(exp, backgrounds, subtract_all=True)
     plotting.plot_compare(
         path,
-        title=f"{title}: CEvNS for the SM and light mediators (M = {_mass_text(mass)}, "
-        f"g = {g:g})",
-        e_edges=np.asarray(exp.e_edges), t_edges=np.asarray(exp.t_edges), e_unit=exp.e_unit,
-        sm=sm.sum(axis=0), models={n: c.sum(axis=0) for n, c in results.items()},
-        data=data, data_variance=var, data_label=label,
+        title=f"{title}: CEvNS for the SM and light mediators (M = {_mass_text(mass)}, g = {g:g})",
+        e_edges=np.asarray(exp.e_edges),
+        t_edges=np.asarray(exp.t_edges),
+        e_unit=exp.e_unit,
+        sm=sm.sum(axis=0),
+        models={n: c.sum(axis=0) for n, c in results.items()},
+        data=data,
+        data_variance=var,
+        data_label=label,
     )
 
 
@@ -339,9 +368,13 @@ def run(args) -> int:
     checked = {"the SM counts": sm, **{f"the {n} counts": c for n, c in results.items()}}
     if model is not None:
         checked[f"the {model[0]} counts"] = model_counts
-    check_finite(checked, "predict", "use a smaller coupling or a mass nearer the "
-                 "momentum transfer (1e-3..10 GeV); the inputs were "
-                 f"--model {args.model} --mass {args.mass} --coupling {args.coupling}")
+    check_finite(
+        checked,
+        "predict",
+        "use a smaller coupling or a mass nearer the "
+        "momentum transfer (1e-3..10 GeV); the inputs were "
+        f"--model {args.model} --mass {args.mass} --coupling {args.coupling}",
+    )
 
     _print_table(spec.title, exp, sm, model, model_counts, backgrounds, released)
     if compare is not None:
@@ -361,7 +394,8 @@ def run(args) -> int:
                 "energy_unit": exp.e_unit,
                 "time_edges_us": np.asarray(exp.t_edges),
             },
-            "model": {"name": "SM", "kind": "standard model"} if model is None
+            "model": {"name": "SM", "kind": "standard model"}
+            if model is None
             else _model_info(*model[:3]),
             "published_sm_prediction": COHERENT[exp.name].sm_text,
             "counts_2d": {
@@ -380,8 +414,11 @@ def run(args) -> int:
                 "mass_gev": compare[0],
                 "coupling": compare[1],
                 "models": {
-                    n: {"cevns_total": c.sum(), "ratio_to_sm": c.sum() / sm.sum(),
-                        "cevns_by_flavour": _by_source(c)}
+                    n: {
+                        "cevns_total": c.sum(),
+                        "ratio_to_sm": c.sum() / sm.sum(),
+                        "cevns_by_flavour": _by_source(c),
+                    }
                     for n, c in results.items()
                 },
             }
@@ -406,11 +443,14 @@ def run(args) -> int:
             if args.backgrounds == "fitted":
                 from ..fit import fit_sm
 
-                info("SM fit of the data for the backgrounds of the figure "
-                     "(--backgrounds nominal skips it)")
+                info(
+                    "SM fit of the data for the backgrounds of the figure "
+                    "(--backgrounds nominal skips it)"
+                )
                 fit = fit_sm(exp)
-            _plot_prediction(plot_path, spec.title, exp, sm, model, model_counts, backgrounds,
-                             released, fit)
+            _plot_prediction(
+                plot_path, spec.title, exp, sm, model, model_counts, backgrounds, released, fit
+            )
         wrote_figure(plot_path)
     elif compare is not None:
         info("--compare: no figure written (pass --plot FILE for the spectra figure)")

@@ -198,9 +198,21 @@ def csi2021_setup(data_dir=None, *, n_recoil=480, pulse_mean_us=0.565) -> Setup:
     )
     n_mol = 14.6e3 / 259.81 * NA
     return Setup(
-        "csi2021", Z, N, mass, np.array([4.821, 4.766]), np.array([5.01, 4.94]),
-        np.array([n_mol, n_mol]), _fluence(3.198e23, 0.0848, 19.3), T, dT, response,
-        t_fine, t_weight, pulse_mean_us, 0.15,
+        "csi2021",
+        Z,
+        N,
+        mass,
+        np.array([4.821, 4.766]),
+        np.array([5.01, 4.94]),
+        np.array([n_mol, n_mol]),
+        _fluence(3.198e23, 0.0848, 19.3),
+        T,
+        dT,
+        response,
+        t_fine,
+        t_weight,
+        pulse_mean_us,
+        0.15,
     )
 
 
@@ -220,10 +232,21 @@ def lar2020_setup(data_dir=None, *, n_recoil=600) -> Setup:
     response = _sum_into(prob * eff, owner, len(rel.e_edges) - 1)
     t_fine, t_weight = _time_weight(rel.t_edges, np.ones_like)
     return Setup(
-        "lar2020", Z, N, mass, np.array([3.448]), np.array([3.55]),
+        "lar2020",
+        Z,
+        N,
+        mass,
+        np.array([3.448]),
+        np.array([3.55]),
         np.array([p.mass_kg * 1e3 / 39.9623831 * NA]),
-        _fluence(p.pot, p.nu_per_flavor_per_pot, p.distance_m), T, dT, response,
-        t_fine, t_weight, p.pot_trace_mean_ns * 1e-3, p.pot_trace_width_ns * 1e-3,
+        _fluence(p.pot, p.nu_per_flavor_per_pot, p.distance_m),
+        T,
+        dT,
+        response,
+        t_fine,
+        t_weight,
+        p.pot_trace_mean_ns * 1e-3,
+        p.pot_trace_width_ns * 1e-3,
     )
 
 
@@ -266,8 +289,14 @@ def _charges(setup: Setup, model: NewPhysics):
         dgvp = -math.sqrt(2) * ALPHA * g2 * model.nu[fl] * pi_mix * prop / (math.pi * GF)
         Q.append((gvp[fl] + dgvp) * zf + GVN * nf + tree)
     S = (
-        M**2 * T / (4 * math.pi) * g2**2 * model.scalar**2 * SIGMA_OVER_MUD**2
-        * (zf + nf) ** 2 * prop**2
+        M**2
+        * T
+        / (4 * math.pi)
+        * g2**2
+        * model.scalar**2
+        * SIGMA_OVER_MUD**2
+        * (zf + nf) ** 2
+        * prop**2
     )
     return np.stack(Q), S
 
