@@ -120,3 +120,19 @@ def test_unknown_figure_format_is_refused(tmp_path):
             sm=np.ones((9, 11)),
             models={},
         )
+
+
+def test_predict_figure_subtracts_the_fitted_backgrounds(tmp_path, lar, lar_sm_fit):
+    """LAr: the data points are data minus the *fitted* backgrounds, and the figure says so."""
+    from cevns_jax.cli.predict import _plot_prediction
+
+    sm = np.ones((3,) + tuple(np.asarray(lar.observed).shape))
+    nominal = {k: np.asarray(v) for k, v in lar.backgrounds.templates(lar, 0.0).items()}
+    fig = _plot_prediction(
+        tmp_path / "p.png", "LAr", lar, sm, None, None, nominal, None, lar_sm_fit
+    )
+    fitted = sum(v for k, v in lar_sm_fit.fitted_components.items() if k != "cevns")
+    expected = float(np.sum(np.asarray(lar.observed) - fitted))
+    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert any(f"data − fitted bkg {expected:8.1f}" in t for t in texts), texts
+    assert "backgrounds from the SM fit" in fig._suptitle.get_text()

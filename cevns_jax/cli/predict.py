@@ -308,7 +308,7 @@ def _plot_prediction(path, title, exp, sm, model, model_counts, backgrounds, rel
         if fit is not None
         else "nominal (unfitted) backgrounds"
     )
-    plotting.plot_prediction(
+    return plotting.plot_prediction(
         path,
         title=f"{title}: {what} prediction vs data ({subtitle})",
         e_edges=np.asarray(exp.e_edges),
