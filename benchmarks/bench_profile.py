@@ -47,10 +47,7 @@ jax.config.update("jax_enable_x64", True)
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import numpy_likelihood as nl  # noqa: E402
-import numpy_reference as ref  # noqa: E402
-
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the NumPy oracles
 from cevns_jax.bounds import chi2_vs_coupling, regime_bound  # noqa: E402
 from cevns_jax.charges import MODELS, get_model  # noqa: E402
 from cevns_jax.csi2021 import build_csi2021  # noqa: E402
@@ -58,6 +55,8 @@ from cevns_jax.lar2020 import build_lar2020  # noqa: E402
 from cevns_jax.mediator import Mediator  # noqa: E402
 from cevns_jax.profile import profiled_chi2  # noqa: E402
 from cevns_jax.provenance import cpu_name, package_versions  # noqa: E402
+from oracles import numpy_likelihood as nl  # noqa: E402
+from oracles import numpy_reference as ref  # noqa: E402
 
 DATA = ("csi", "lar", "csi+lar")
 REGIMES = ("low", "high")
@@ -75,7 +74,6 @@ def _once(fn):
     w0, c0 = time.perf_counter(), time.process_time()
     out = jax.block_until_ready(fn())
     return (time.perf_counter() - w0, time.process_time() - c0), out
-
 
 
 def _fmt(s) -> str:
@@ -207,8 +205,9 @@ def environment() -> dict:
         "cpu_count": os.cpu_count(),
         "load_average": os.getloadavg(),
         "dtype": str(jnp.zeros(()).dtype),
-        "versions": package_versions(("cevns_jax", "jax", "jaxlib", "equinox", "optax",
-                                      "numpy", "scipy", "iminuit")),  # fmt: skip
+        "versions": package_versions(
+            ("cevns_jax", "jax", "jaxlib", "equinox", "optax", "numpy", "scipy", "iminuit")
+        ),  # fmt: skip
         "platform": platform.platform(),
         "python": platform.python_version(),
     }

@@ -33,15 +33,14 @@ import equinox as eqx  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import numpy_reference as ref  # noqa: E402
-
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the NumPy oracle
 from cevns_jax.charges import get_model  # noqa: E402
 from cevns_jax.csi2021 import build_csi2021  # noqa: E402
 from cevns_jax.lar2020 import build_lar2020  # noqa: E402
 from cevns_jax.mediator import Mediator, standard_model  # noqa: E402
 from cevns_jax.provenance import cpu_name, package_versions  # noqa: E402
 from cevns_jax.rates import expected_counts  # noqa: E402
+from oracles import numpy_reference as ref  # noqa: E402
 
 
 def _best(fn, repeat: int, number: int = 1) -> float:
@@ -55,17 +54,23 @@ def _first_call(fn) -> float:
     return time.perf_counter() - start
 
 
-
 def bench_detector(name, exp, setup, args, rng) -> list[dict]:
     sm = standard_model()
     single = eqx.filter_jit(expected_counts)
     compile_s = _first_call(lambda: single(exp, sm))
     jax_s = _best(lambda: jax.block_until_ready(single(exp, sm)), args.repeat, number=10)
     np_s = _best(lambda: ref.expected_counts(setup), args.repeat, number=10)
-    rows = [{
-        "detector": name, "task": "SM, 1 point", "points": 1,
-        "jax_compile_s": compile_s, "jax_s": jax_s, "numpy_s": np_s, "numpy_extrapolated": False,
-    }]
+    rows = [
+        {
+            "detector": name,
+            "task": "SM, 1 point",
+            "points": 1,
+            "jax_compile_s": compile_s,
+            "jax_s": jax_s,
+            "numpy_s": np_s,
+            "numpy_extrapolated": False,
+        }
+    ]
 
     n = args.batch
     charges = get_model(args.model)
@@ -92,13 +97,26 @@ def bench_detector(name, exp, setup, args, rng) -> list[dict]:
     np_counts = np.stack([ref.expected_counts(setup, p) for p in points])
     np_b = (time.perf_counter() - start) * n / k
     jax_counts = np.asarray(batch_counts(exp, batched))[:k]
-    rel = float(np.max(np.abs(jax_counts - np_counts) / np.maximum(np.abs(np_counts), 1e-300)
-                       * (np_counts != 0)))
-    rows.append({
-        "detector": name, "task": f"{args.model}, vmap {n} (M, g)", "points": n,
-        "jax_compile_s": compile_b, "jax_s": jax_b, "numpy_s": np_b,
-        "numpy_extrapolated": k < n, "numpy_points_timed": k, "max_rel_diff": rel,
-    })
+    rel = float(
+        np.max(
+            np.abs(jax_counts - np_counts)
+            / np.maximum(np.abs(np_counts), 1e-300)
+            * (np_counts != 0)
+        )
+    )
+    rows.append(
+        {
+            "detector": name,
+            "task": f"{args.model}, vmap {n} (M, g)",
+            "points": n,
+            "jax_compile_s": compile_b,
+            "jax_s": jax_b,
+            "numpy_s": np_b,
+            "numpy_extrapolated": k < n,
+            "numpy_points_timed": k,
+            "max_rel_diff": rel,
+        }
+    )
     return rows
 
 
@@ -113,8 +131,12 @@ def main(argv=None) -> int:
     p.add_argument("--data-dir", help="COHERENT data directory (default $CEVNS_JAX_DATA)")
     p.add_argument("--json", metavar="FILE", help="write the results and environment to FILE")
     p.add_argument("--batch", type=int, default=1000, help="parameter points in the batch")
-    p.add_argument("--numpy-batch", type=int, default=1000,
-                   help="points of the NumPy loop actually timed (extrapolated to --batch)")
+    p.add_argument(
+        "--numpy-batch",
+        type=int,
+        default=1000,
+        help="points of the NumPy loop actually timed (extrapolated to --batch)",
+    )
     p.add_argument("--repeat", type=int, default=5, help="timeit repeats (best is reported)")
     p.add_argument("--model", default="B-L", help="vector model of the batch (default B-L)")
     args = p.parse_args(argv)
@@ -138,27 +160,34 @@ def main(argv=None) -> int:
         "versions": package_versions(("cevns_jax", "jax", "jaxlib", "equinox", "numpy", "scipy")),
         "platform": platform.platform(),
     }
-    print(f"device: {env['device_kind']} ({env['backend']}), {env['cpu']}, "
-          f"{env['cpu_count']} cores; dtype {env['dtype']}")
+    print(
+        f"device: {env['device_kind']} ({env['backend']}), {env['cpu']}, "
+        f"{env['cpu_count']} cores; dtype {env['dtype']}"
+    )
     print("versions: " + ", ".join(f"{k} {v}" for k, v in env["versions"].items()))
-    header = (f"{'detector':<9} {'task':<22} {'JAX compile':>12} {'JAX':>11} {'NumPy':>11} "
-              f"{'JAX/NumPy':>10} {'max rel diff':>13}")
+    header = (
+        f"{'detector':<9} {'task':<22} {'JAX compile':>12} {'JAX':>11} {'NumPy':>11} "
+        f"{'JAX/NumPy':>10} {'max rel diff':>13}"
+    )
     print(header)
     print("-" * len(header))
     for r in rows:
         ratio = r["jax_s"] / r["numpy_s"]
         star = "*" if r["numpy_extrapolated"] else ""
         diff = f"{r['max_rel_diff']:.1e}" if "max_rel_diff" in r else ""
-        print(f"{r['detector']:<9} {r['task']:<22} {_fmt_time(r['jax_compile_s']):>12} "
-              f"{_fmt_time(r['jax_s']):>11} {_fmt_time(r['numpy_s']) + star:>11} "
-              f"{ratio:>10.3f} {diff:>13}")
+        print(
+            f"{r['detector']:<9} {r['task']:<22} {_fmt_time(r['jax_compile_s']):>12} "
+            f"{_fmt_time(r['jax_s']):>11} {_fmt_time(r['numpy_s']) + star:>11} "
+            f"{ratio:>10.3f} {diff:>13}"
+        )
     if any(r["numpy_extrapolated"] for r in rows):
         print("* NumPy batch time extrapolated linearly from the points timed")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as stream:
             settings = {k: getattr(args, k) for k in ("batch", "numpy_batch", "repeat", "model")}
-            json.dump({"environment": env, "settings": settings, "results": rows}, stream,
-                      indent=2)
+            json.dump(
+                {"environment": env, "settings": settings, "results": rows}, stream, indent=2
+            )
     return 0
 
 

@@ -4,7 +4,7 @@ A :class:`U1Charges` holds only float arrays, so it is a traced pytree: changing
 charges never retraces a jitted function, and several models stack along a leading axis
 (:func:`stack_charges`) to be vmapped over.
 
-Conventions (docs/PHYSICS.md §5): a vector Z' of the generator
+Conventions (docs/physics.md §5): a vector Z' of the generator
 G = c_1 B_1 + c_2 B_2 + c_3 B_3 − c_e L_e − c_μ L_μ − c_τ L_τ gives the quarks of
 generation i the charge Q'_{q_i} = c_i / 3 (u- and d-type alike) and the neutrino and the
 charged lepton of flavour l the common charge Q'_{ν_l} = Q'_l = −c_l. With this sign B−L has
@@ -33,7 +33,6 @@ __all__ = [
     "model_names",
     "stack_charges",
 ]
-
 
 
 def _is_concrete(*xs) -> bool:
@@ -73,6 +72,13 @@ class U1Charges(eqx.Module):
                 raise ConfigError(
                     f"U1Charges.{name} must have trailing shape (3,) (generations or flavours "
                     f"e, mu, tau), got shape {shape}"
+                )
+        for name in ("quark", "nu", "lepton", "scalar"):
+            value = getattr(self, name)
+            if _is_concrete(value) and not np.all(np.isfinite(np.asarray(value))):
+                raise ConfigError(
+                    f"U1Charges.{name} must be finite, got {np.asarray(value).tolist()}. Fix: "
+                    "pass real numbers (NaN or inf charges give NaN event counts)"
                 )
         batches = [self.quark.shape[:-1], self.nu.shape[:-1], self.lepton.shape[:-1]]
         batches.append(self.scalar.shape)
@@ -127,7 +133,9 @@ class U1Charges(eqx.Module):
                     "U1Charges.general(...) to accept an anomalous model."
                 )
         c_B = float_array(c_B)
-        cl = jnp.stack(jnp.broadcast_arrays(float_array(c_e), float_array(c_mu), float_array(c_tau)), -1)
+        cl = jnp.stack(
+            jnp.broadcast_arrays(float_array(c_e), float_array(c_mu), float_array(c_tau)), -1
+        )
         quark = jnp.broadcast_to(c_B[..., None] / 3.0, c_B.shape + (3,))
         neg = 0.0 - cl  # not -cl: keeps +0.0 for uncharged flavours
         return cls(quark=quark, nu=neg, lepton=neg, scalar=jnp.zeros(c_B.shape))
@@ -198,25 +206,53 @@ def _general(quark, nu, lepton, scalar=0.0) -> Callable[[], U1Charges]:
 
 _THIRD = (1.0 / 3.0,) * 3
 _SPECS = [
-    ModelSpec("universal", _general((1.0,) * 3, (1.0,) * 3, (1.0,) * 3), "vector",
-              "Q' = 1 for all quarks and leptons (not anomaly free)"),
-    ModelSpec("B-L", _gen(1.0, 1.0, 1.0, 1.0), "vector",
-              "baryon minus lepton number: Q'_q = 1/3, Q'_l = -1"),
-    ModelSpec("B_y+L_mu+L_tau", _general(_THIRD, (0.0, 1.0, 1.0), (0.0, 1.0, 1.0)), "vector",
-              "Q'_q = 1/3, Q'_{nu_mu} = Q'_{nu_tau} = +1 (destructive interference); anomaly "
-              "status depends on the generation structure of B, reported by anomaly_free"),
+    ModelSpec(
+        "universal",
+        _general((1.0,) * 3, (1.0,) * 3, (1.0,) * 3),
+        "vector",
+        "Q' = 1 for all quarks and leptons (not anomaly free)",
+    ),
+    ModelSpec(
+        "B-L",
+        _gen(1.0, 1.0, 1.0, 1.0),
+        "vector",
+        "baryon minus lepton number: Q'_q = 1/3, Q'_l = -1",
+    ),
+    ModelSpec(
+        "B_y+L_mu+L_tau",
+        _general(_THIRD, (0.0, 1.0, 1.0), (0.0, 1.0, 1.0)),
+        "vector",
+        "Q'_q = 1/3, Q'_{nu_mu} = Q'_{nu_tau} = +1 (destructive interference); anomaly "
+        "status depends on the generation structure of B, reported by anomaly_free",
+    ),
     ModelSpec("B-3L_e", _gen(1.0, 3.0, 0.0, 0.0), "vector", "B - 3 L_e"),
     ModelSpec("B-3L_mu", _gen(1.0, 0.0, 3.0, 0.0), "vector", "B - 3 L_mu"),
     ModelSpec("B-2L_e-L_mu", _gen(1.0, 2.0, 1.0, 0.0), "vector", "B - 2 L_e - L_mu"),
     ModelSpec("B-L_e-2L_mu", _gen(1.0, 1.0, 2.0, 0.0), "vector", "B - L_e - 2 L_mu"),
-    ModelSpec("L_e-L_mu", _gen(0.0, -1.0, 1.0, 0.0), "vector",
-              "leptophilic, Q'_e = +1, Q'_mu = -1; couples to nuclei through the loop"),
-    ModelSpec("L_e-L_tau", _gen(0.0, -1.0, 0.0, 1.0), "vector",
-              "leptophilic, Q'_e = +1, Q'_tau = -1; couples to nuclei through the loop"),
-    ModelSpec("L_mu-L_tau", _gen(0.0, 0.0, -1.0, 1.0), "vector",
-              "leptophilic, Q'_mu = +1, Q'_tau = -1; couples to nuclei through the loop"),
-    ModelSpec("scalar", _general((0.0,) * 3, (0.0,) * 3, (0.0,) * 3, 1.0), "scalar",
-              "flavour-universal CP-even scalar mediator (vector charges 0, weight 1)"),
+    ModelSpec(
+        "L_e-L_mu",
+        _gen(0.0, -1.0, 1.0, 0.0),
+        "vector",
+        "leptophilic, Q'_e = +1, Q'_mu = -1; couples to nuclei through the loop",
+    ),
+    ModelSpec(
+        "L_e-L_tau",
+        _gen(0.0, -1.0, 0.0, 1.0),
+        "vector",
+        "leptophilic, Q'_e = +1, Q'_tau = -1; couples to nuclei through the loop",
+    ),
+    ModelSpec(
+        "L_mu-L_tau",
+        _gen(0.0, 0.0, -1.0, 1.0),
+        "vector",
+        "leptophilic, Q'_mu = +1, Q'_tau = -1; couples to nuclei through the loop",
+    ),
+    ModelSpec(
+        "scalar",
+        _general((0.0,) * 3, (0.0,) * 3, (0.0,) * 3, 1.0),
+        "scalar",
+        "flavour-universal CP-even scalar mediator (vector charges 0, weight 1)",
+    ),
 ]
 
 #: Registry of named models, in display order.
@@ -244,7 +280,5 @@ def get_model(name: str) -> U1Charges:
     try:
         spec = MODELS[name]
     except (KeyError, TypeError):
-        raise ConfigError(
-            f"unknown model {name!r}; valid names: {', '.join(MODELS)}"
-        ) from None
+        raise ConfigError(f"unknown model {name!r}; valid names: {', '.join(MODELS)}") from None
     return spec.builder()

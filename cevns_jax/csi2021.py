@@ -1,6 +1,6 @@
 """COHERENT CsI[Na] 2021 (arXiv:2110.07730): experiment builder and background model.
 
-Defaults follow PHYSICS.md §3–4: 14.6 kg CsI at 19.3 m, 3.198e23 POT, 0.0848 ν per flavour
+Defaults follow docs/physics.md §3–4: 14.6 kg CsI at 19.3 m, 3.198e23 POT, 0.0848 ν per flavour
 per POT; quenching polynomial with two ±1σ systematic pairs; Gamma smearing at 13.35
 PE/keVee; energy efficiency with ±1σ curves; time efficiency; analysis binning 9 PE × 11
 time bins in PE < 60, t < 6 μs. The proton-pulse mean on the CsI time axis defaults to
@@ -41,7 +41,6 @@ CSI_PE_EDGES = (0.0, 8.0, 12.0, 16.0, 20.0, 24.0, 32.0, 40.0, 50.0, 60.0)
 CSI_T_EDGES = (0.0, 0.125, 0.25, 0.375, 0.5, 0.625, 0.75, 0.875, 1.0, 2.0, 4.0, 6.0)
 CSI_MOLAR_MASS_G = 259.81
 _QF_ROWS = {"qf0": (1, 2), "qf1": (3, 4)}  # rows of scintRespCoefficients.txt: (+1σ, -1σ)
-
 
 
 def check_edges(edges, name: str, lo: float, hi: float) -> np.ndarray:
@@ -171,10 +170,16 @@ def build_csi2021(
     for up, down in _QF_ROWS.values():
         variants += [(qf[up], eff[0]), (qf[down], eff[0])]
     variants += [(qf[0], eff[1]), (qf[0], eff[2])]
-    response = jnp.stack([csi_energy_response(T, pe, q, e, light_yield=light_yield) for q, e in variants])
+    response = jnp.stack(
+        [csi_energy_response(T, pe, q, e, light_yield=light_yield) for q, e in variants]
+    )
     t_fine, t_weight = time_weights(te, 0.01, csi_time_efficiency)
-    pe_agg = aggregation_matrix(np.append(rel.brn_pe_centers - 0.5, rel.brn_pe_centers[-1] + 0.5), pe)
-    pe_fraction = np.stack([rel.brn_pe @ pe_agg / rel.brn_pe.sum(), rel.nin_pe @ pe_agg / rel.nin_pe.sum()])
+    pe_agg = aggregation_matrix(
+        np.append(rel.brn_pe_centers - 0.5, rel.brn_pe_centers[-1] + 0.5), pe
+    )
+    pe_fraction = np.stack(
+        [rel.brn_pe @ pe_agg / rel.brn_pe.sum(), rel.nin_pe @ pe_agg / rel.nin_pe.sum()]
+    )
     dt = np.diff(rel.brn_t_centers)[0]
     bkg_edges = np.append(rel.brn_t_centers - dt / 2, rel.brn_t_centers[-1] + dt / 2)
     t_cdf = np.stack([np.concatenate([[0.0], np.cumsum(h)]) for h in (rel.brn_t, rel.nin_t)])

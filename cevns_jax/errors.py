@@ -7,7 +7,7 @@ The data and configuration errors also derive from :class:`ValueError`, which ke
 say how to fix the problem.
 """
 
-__all__ = ["CevnsJaxError", "ChecksumError", "ConfigError", "DataError"]
+__all__ = ["BackendError", "CevnsJaxError", "ChecksumError", "ConfigError", "DataError"]
 
 
 class CevnsJaxError(Exception):
@@ -24,3 +24,7 @@ class ChecksumError(DataError):
 
 class ConfigError(CevnsJaxError, ValueError):
     """Bad user input: an unknown name, an inconsistent option, a value out of range."""
+
+
+class BackendError(CevnsJaxError, RuntimeError):
+    """JAX cannot start the requested platform (e.g. JAX_PLATFORMS=cuda without a GPU)."""

@@ -19,7 +19,6 @@ from .xsec import WeakCouplings
 __all__ = ["Experiment", "ShapeParams", "AbstractBackgrounds", "recoil_grid"]
 
 
-
 class AbstractBackgrounds(eqx.Module):
     """Background model of one experiment: ``templates(dt_us)`` -> dict of (n_e, n_t)."""
 
@@ -80,7 +79,9 @@ class Experiment(eqx.Module):
         if self.t_weight.shape != (self.t_fine_edges.shape[0] - 1, self.t_edges.shape[0] - 1):
             raise ValueError(f"{self.name}: time weight matrix inconsistent with the time binning")
         if self.observed.shape != (self.e_edges.shape[0] - 1, self.t_edges.shape[0] - 1):
-            raise ValueError(f"{self.name}: observed counts {self.observed.shape} do not match binning")
+            raise ValueError(
+                f"{self.name}: observed counts {self.observed.shape} do not match binning"
+            )
 
 
 class ShapeParams(eqx.Module):

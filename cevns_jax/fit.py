@@ -65,6 +65,8 @@ class SMFit:
         spectrum: (3, n_T) recoil spectrum used (SM by default).
         settings: likelihood settings used (CEvNS normalisation free).
         details: diagnostics (iterations, gradient norms, interval iterations).
+        fitted_components: component name -> (n_e, n_t) numpy counts at the best fit
+            (``"cevns"`` and every background).
     """
 
     experiment: str
@@ -83,6 +85,7 @@ class SMFit:
     spectrum: Array = field(repr=False)
     settings: object = field(repr=False)
     details: dict = field(default_factory=dict, repr=False)
+    fitted_components: dict = field(default_factory=dict, repr=False)
 
 
 def profile_at_cevns_counts(
@@ -215,5 +218,9 @@ def fit_sm(
             "n_iter_no_cevns": int(none.n_iter),
             "interval_profiles": [it_lo, it_hi],
             "interval_residuals": [r_lo, r_hi],
+        },
+        fitted_components={
+            k: np.asarray(v)
+            for k, v in components(best.nuisances, spectrum, exp, settings).items()
         },
     )

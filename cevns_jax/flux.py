@@ -37,7 +37,6 @@ SOURCES = ("nu_e", "nu_mu", "nubar_mu")
 LEPTON_FLAVOUR = np.array([0, 1, 1])
 
 
-
 class SNSFlux(eqx.Module):
     """Pion-decay-at-rest flux at a detector.
 

@@ -1,4 +1,4 @@
-"""One-loop contribution of a light vector or scalar boson to (g−2)_μ (docs/PHYSICS.md §7).
+"""One-loop contribution of a light vector or scalar boson to (g−2)_μ (docs/physics.md §7).
 
     δa_μ = g_μ^2/(8π^2) ∫_0^1 dx Q(x) / (x^2 + (1−x) M^2/m_μ^2),
     Q(x) = 2x^2(1−x) (vector),  x^2(2−x) (scalar).

@@ -1,6 +1,6 @@
 """COHERENT CENNS-10 LAr 2020, "Analysis A" (arXiv:2003.10630): experiment builder.
 
-Defaults follow the release YAML and PHYSICS.md §3–4: 24.4 kg Ar-40 at 27.5 m, 1.38e23
+Defaults follow the release YAML and docs/physics.md §3–4: 24.4 kg Ar-40 at 27.5 m, 1.38e23
 POT, 0.09 ν per flavour per POT; QF = 0.246 + 0.00078 T[keVnr]; σ/E = 0.58/√E[keVee];
 the released efficiency table; Gaussian proton pulse of mean 0.44 μs and width 0.15 μs.
 The binning is the release's: 12 energy bins (0–120 keVee) × 10 time bins (0.5 μs from
@@ -42,7 +42,6 @@ LAR_SYSTEMATICS = {
     "brn_timing_width": ("brn_prompt", "brn_timing_width"),
 }
 _BACKGROUNDS = ("brn_prompt", "brn_delayed", "ss")
-
 
 
 class LArBackgrounds(AbstractBackgrounds):

@@ -1,4 +1,4 @@
-"""Loop-induced Z'–photon kinetic mixing from charged-lepton loops (docs/PHYSICS.md §5).
+"""Loop-induced Z'–photon kinetic mixing from charged-lepton loops (docs/physics.md §5).
 
 A Z' that couples to the charged leptons mixes with the photon at one loop, so it couples to
 the proton charge even without tree-level quark charges (leptophilic L_α − L_β models). The
@@ -143,7 +143,7 @@ def loop_proton_coupling_shift(
 
     Δg_V^p(ν_l) = √2 α g^2 Q'_{ν_l} (−Π(q^2)) / (π G_F (q^2 + M^2)) with Π from
     :func:`lepton_loop_mixing`. For L_α − L_β this is
-    √2 α g^2 (δ_{lα} ε_{βα} + δ_{lβ} ε_{αβ}) / (π G_F (q^2 + M^2)) (docs/PHYSICS.md §5).
+    √2 α g^2 (δ_{lα} ε_{βα} + δ_{lβ} ε_{αβ}) / (π G_F (q^2 + M^2)) (docs/physics.md §5).
 
     Args:
         q2: |q|^2 ≥ 0 in MeV^2 (any shape).
@@ -161,4 +161,3 @@ def loop_proton_coupling_shift(
     pi_mix = lepton_loop_mixing(q2, charges.lepton, mu_ref)
     pref = -c.SQRT2 * c.ALPHA_EM * g * g * pi_mix / (jnp.pi * c.G_FERMI * (q2 + mass * mass))
     return jnp.stack([pref * charges.nu[flavour] for flavour in range(3)], axis=-1)
-

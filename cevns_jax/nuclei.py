@@ -33,7 +33,6 @@ __all__ = [
 ]
 
 
-
 class Nucleus(eqx.Module):
     """One nuclide (or a stack of them along a leading axis).
 
@@ -59,7 +58,7 @@ def _nuclear_mass(atomic_mass_u: float, Z: int) -> float:
 
 def cs133(r_p: float = 4.821, r_n: float = 5.01) -> Nucleus:
     """Cs-133. Default radii: point-proton from the muonic-atom charge radius; neutron
-    radius a model input (PHYSICS.md section 2; other groups use 5.104 fm)."""
+    radius a model input (docs/physics.md section 2; other groups use 5.104 fm)."""
     return Nucleus(55, 78, _nuclear_mass(132.905452, 55), r_p, r_n)
 
 
@@ -75,7 +74,9 @@ def ar40(r_p: float = 3.448, r_n: float = 3.55) -> Nucleus:
 
 def stack_nuclei(*nuclei: Nucleus) -> Nucleus:
     """Stack nuclei along a new leading (isotope) axis."""
-    return Nucleus(*(jnp.stack([getattr(n, f) for n in nuclei]) for f in ("Z", "N", "mass", "r_p", "r_n")))
+    return Nucleus(
+        *(jnp.stack([getattr(n, f) for n in nuclei]) for f in ("Z", "N", "mass", "r_p", "r_n"))
+    )
 
 
 def momentum2_fm2(T: ArrayLike, mass: ArrayLike) -> Array:
@@ -171,7 +172,9 @@ class SymmetrizedFermi(AbstractFormFactor):
         def exact(x):  # x = q c
             y = x * pa / cc
             return (
-                3.0 / (x * (x**2 + y**2)) * (y / jnp.sinh(y))
+                3.0
+                / (x * (x**2 + y**2))
+                * (y / jnp.sinh(y))
                 * (y / jnp.tanh(y) * jnp.sin(x) - x * jnp.cos(x))
             )
 

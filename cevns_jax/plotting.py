@@ -4,7 +4,8 @@
 Plotting consumes numpy arrays only and is never imported by the compute modules; the CLI
 imports it lazily when ``--plot`` is given. matplotlib is used through the object API
 (:class:`matplotlib.figure.Figure` with the Agg canvas), so no global backend or pyplot
-state is touched and nothing needs a display.
+state is touched and nothing needs a display. Each ``plot_*`` function writes exactly the
+file it is given (format from the suffix, PNG without one) and returns the Figure.
 
 Binned quantities are (n_e, n_t) arrays on energy × time bins; the figures show their
 projections on each axis as step histograms. Bins of unequal width are drawn as densities
@@ -12,12 +13,21 @@ projections on each axis as step histograms. Bins of unequal width are drawn as 
 """
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 __all__ = [
-    "SOURCE_LABELS", "model_label", "plot_bounds", "plot_prediction", "plot_compare",
-    "plot_scan", "stack_labels",
+    "SOURCE_LABELS",
+    "model_label",
+    "plot_bounds",
+    "plot_prediction",
+    "plot_compare",
+    "plot_scan",
+    "stack_labels",
 ]
 
 #: Legend labels of the three neutrino sources, in the package's source order.
@@ -33,7 +43,10 @@ def _figure(ncols: int, nrows: int = 1, *, height_ratios=None, size=(11.5, 4.4))
 
     fig = Figure(figsize=size, layout="constrained")
     axes = fig.subplots(
-        nrows, ncols, squeeze=False, sharex="col",
+        nrows,
+        ncols,
+        squeeze=False,
+        sharex="col",
         gridspec_kw=None if height_ratios is None else {"height_ratios": height_ratios},
     )
     return fig, axes
@@ -53,24 +66,48 @@ def _axis(edges: np.ndarray, unit: str, what: str) -> tuple[np.ndarray, str, str
 
 def _projections(edges_e, edges_t, e_unit):
     return (
-        (1, np.asarray(edges_e, float), *_axis(np.asarray(edges_e, float), e_unit,
-                                                "Reconstructed energy")),
-        (0, np.asarray(edges_t, float), *_axis(np.asarray(edges_t, float), "us",
-                                                "Arrival time")),
+        (
+            1,
+            np.asarray(edges_e, float),
+            *_axis(np.asarray(edges_e, float), e_unit, "Reconstructed energy"),
+        ),
+        (0, np.asarray(edges_t, float), *_axis(np.asarray(edges_t, float), "us", "Arrival time")),
     )
 
 
 def _data_points(ax, edges, values, variance, divisor, label):
     centres = 0.5 * (edges[1:] + edges[:-1])
     ax.errorbar(
-        centres, values / divisor, yerr=np.sqrt(np.clip(variance, 0, None)) / divisor,
-        xerr=0.5 * np.diff(edges), fmt="o", ms=4, color="black", ecolor="black",
-        elinewidth=1.0, capsize=0, label=label, zorder=5,
+        centres,
+        values / divisor,
+        yerr=np.sqrt(np.clip(variance, 0, None)) / divisor,
+        xerr=0.5 * np.diff(edges),
+        fmt="o",
+        ms=4,
+        color="black",
+        ecolor="black",
+        elinewidth=1.0,
+        capsize=0,
+        label=label,
+        zorder=5,
     )
 
 
 def _save(fig, path) -> None:
-    fig.savefig(path, dpi=150)
+    """Write the figure to exactly ``path``: the format is the suffix's, PNG without one
+    (matplotlib alone would append ".png" and write another file than the one named)."""
+    from pathlib import Path
+
+    suffix = Path(path).suffix.lower().lstrip(".")
+    supported = fig.canvas.get_supported_filetypes()
+    if suffix and suffix not in supported:
+        from .errors import ConfigError
+
+        raise ConfigError(
+            f"figure {path}: unknown format '.{suffix}'. Fix: use one of "
+            + ", ".join(f".{k}" for k in sorted(supported))
+        )
+    fig.savefig(path, dpi=150, format=suffix or "png")
 
 
 def plot_prediction(
@@ -86,7 +123,7 @@ def plot_prediction(
     data_label: str,
     lines: Mapping[str, tuple[np.ndarray, str]] | None = None,
     note: str | None = None,
-) -> None:
+) -> "Figure":
     """Two panels (energy, time): stacked predictions as filled steps, data with errors.
 
     Args:
@@ -115,16 +152,28 @@ def plot_prediction(
         bottom = np.zeros(len(edges) - 1)
         for (label, counts), colour in zip(comps, colours, strict=True):
             top = bottom + counts.sum(axis=axis) / divisor
-            ax.stairs(top, edges, baseline=bottom, fill=True, color=colour, alpha=0.85,
-                      label=label)
+            ax.stairs(
+                top, edges, baseline=bottom, fill=True, color=colour, alpha=0.85, label=label
+            )
             bottom = top
         ax.stairs(bottom, edges, color="#333333", lw=1.0)
         for label, (counts, style) in (lines or {}).items():
-            ax.stairs(np.asarray(counts, float).sum(axis=axis) / divisor, edges,
-                      color="black" if style in ("-", "solid") else "#C44E52", lw=1.8,
-                      ls=style, label=label)
-        _data_points(ax, edges, np.asarray(data).sum(axis=axis),
-                     np.asarray(data_variance).sum(axis=axis), divisor, data_label)
+            ax.stairs(
+                np.asarray(counts, float).sum(axis=axis) / divisor,
+                edges,
+                color="black" if style in ("-", "solid") else "#C44E52",
+                lw=1.8,
+                ls=style,
+                label=label,
+            )
+        _data_points(
+            ax,
+            edges,
+            np.asarray(data).sum(axis=axis),
+            np.asarray(data_variance).sum(axis=axis),
+            divisor,
+            data_label,
+        )
         ax.axhline(0.0, color="grey", lw=0.6)
         ax.set_xlim(edges[0], edges[-1])
         ax.set_xlabel(xlabel)
@@ -133,11 +182,21 @@ def plot_prediction(
     handles, labels = axes[0, 0].get_legend_handles_labels()
     axes[0, 1].legend(handles, labels, frameon=False, fontsize=9)
     if note:
-        axes[0, 0].text(0.97, 0.96, note, transform=axes[0, 0].transAxes, ha="right",
-                        va="top", multialignment="left", fontsize=9, family="monospace",
-                        bbox={"boxstyle": "round", "fc": "white", "ec": "#cccccc"})
+        axes[0, 0].text(
+            0.97,
+            0.96,
+            note,
+            transform=axes[0, 0].transAxes,
+            ha="right",
+            va="top",
+            multialignment="left",
+            fontsize=9,
+            family="monospace",
+            bbox={"boxstyle": "round", "fc": "white", "ec": "#cccccc"},
+        )
     fig.suptitle(title)
     _save(fig, path)
+    return fig
 
 
 def plot_compare(
@@ -153,7 +212,7 @@ def plot_compare(
     data_variance: np.ndarray | None = None,
     data_label: str = "data − backgrounds",
     log: bool | None = None,
-) -> None:
+) -> "Figure":
     """SM vs light-mediator CEvNS spectra: energy and time projections, ratios to the SM.
 
     Args:
@@ -178,17 +237,39 @@ def plot_compare(
     ):
         top, bottom = axes[0, col], axes[1, col]
         sm_proj = sm.sum(axis=axis)
-        top.stairs(sm_proj / divisor, edges, baseline=None, color="black", lw=2.2,
-                   label=f"SM ({sm.sum():.0f})")
         bottom.axhline(1.0, color="black", lw=1.0, ls="--", zorder=1)
         for i, (label, counts) in enumerate(items):
             colour = _MODEL_COLOURS[i % len(_MODEL_COLOURS)]
             proj = counts.sum(axis=axis)
-            top.stairs(proj / divisor, edges, baseline=None, color=colour, lw=1.6,
-                       label=f"{model_label(label)} ({counts.sum():.0f})")
+            same = abs(counts.sum() / sm.sum() - 1.0) < 5e-3
+            top.stairs(
+                proj / divisor,
+                edges,
+                baseline=None,
+                color=colour,
+                lw=2.4,
+                label=f"{model_label(label)} ({counts.sum():.0f})" + (" ≈ SM" if same else ""),
+                zorder=3,
+            )
             with np.errstate(divide="ignore", invalid="ignore"):
-                bottom.stairs(np.where(sm_proj > 0, proj / sm_proj, np.nan), edges,
-                              baseline=None, color=colour, lw=1.6)
+                bottom.stairs(
+                    np.where(sm_proj > 0, proj / sm_proj, np.nan),
+                    edges,
+                    baseline=None,
+                    color=colour,
+                    lw=1.6,
+                )
+        # the SM last, dashed and on top: visible even where a model coincides with it
+        top.stairs(
+            sm_proj / divisor,
+            edges,
+            baseline=None,
+            color="black",
+            lw=1.6,
+            ls=(0, (5, 3)),
+            label=f"SM ({sm.sum():.0f})",
+            zorder=4,
+        )
         if data is not None:
             d = np.asarray(data, float).sum(axis=axis)
             v = np.asarray(data_variance, float).sum(axis=axis)
@@ -208,11 +289,21 @@ def plot_compare(
         for ax in (top, bottom):
             ax.grid(alpha=0.25, lw=0.5, which="both" if log else "major")
     handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 6),
-               frameon=False, fontsize=9.5, title="CEvNS events in the analysis region",
-               title_fontsize=9.5)
+    order = sorted(range(len(labels)), key=lambda k: not labels[k].startswith("SM ("))
+    handles, labels = [handles[k] for k in order], [labels[k] for k in order]
+    fig.legend(
+        handles,
+        labels,
+        loc="outside lower center",
+        ncol=min(len(labels), 6),
+        frameon=False,
+        fontsize=9.5,
+        title="CEvNS events in the analysis region",
+        title_fontsize=9.5,
+    )
     fig.suptitle(title)
     _save(fig, path)
+    return fig
 
 
 def stack_labels(source_names: Sequence[str]) -> tuple[str, ...]:
@@ -236,7 +327,7 @@ def _number(x: float) -> str:
     return f"{x:.3g}" if 1e-2 <= abs(x) < 1e3 else f"{x:.2e}"
 
 
-def plot_bounds(path, *, title: str, panels: Sequence[Mapping]) -> None:
+def plot_bounds(path, *, title: str, panels: Sequence[Mapping]) -> "Figure":
     """Δχ² against the coupling at the two masses of each regime, with the 2σ bounds.
 
     One panel per regime (side by side). Overlapping curves of the two masses show that
@@ -258,26 +349,48 @@ def plot_bounds(path, *, title: str, panels: Sequence[Mapping]) -> None:
     fig, axes = _figure(len(panels), size=(5.6 * len(panels) + 0.6, 4.6))
     threshold = 4.0
     for ax, panel in zip(axes[0], panels, strict=True):
-        marks = [panel["value"]] + [v for v in (panel.get("value_outer"),
-                                                panel.get("published")) if v is not None]
+        marks = [panel["value"]] + [
+            v for v in (panel.get("value_outer"), panel.get("published")) if v is not None
+        ]
         lo, hi = min(marks) / 30.0, max(marks) * 5.0
         for i, curve in enumerate(panel["curves"]):
             x, d = np.asarray(curve["x"], float), np.asarray(curve["delta_chi2"], float)
             main = curve.get("main", i == 0)
-            ax.plot(x, d, color=_BOUND_COLOURS[i % 2], lw=2.4 if main else 1.6,
-                    ls="-" if main else (0, (4, 2.5)), zorder=3 if main else 4,
-                    label=f"{curve['label']}" + (" (bound)" if main else " (check)"))
-        ax.axhline(threshold, color="#555555", lw=1.0, ls="--",
-                   label=r"$\Delta\chi^2 = 4$ (2$\sigma$)")
+            ax.plot(
+                x,
+                d,
+                color=_BOUND_COLOURS[i % 2],
+                lw=2.4 if main else 1.6,
+                ls="-" if main else (0, (4, 2.5)),
+                zorder=3 if main else 4,
+                label=f"{curve['label']}" + (" (bound)" if main else " (check)"),
+            )
+        ax.axhline(
+            threshold, color="#555555", lw=1.0, ls="--", label=r"$\Delta\chi^2 = 4$ (2$\sigma$)"
+        )
         island = panel.get("value_outer") is not None
-        ax.axvline(panel["value"], color="#C44E52", lw=1.4,
-                   label=f"bound {_number(panel['value'])}" + (" (connected)" if island else ""))
+        ax.axvline(
+            panel["value"],
+            color="#C44E52",
+            lw=1.4,
+            label=f"bound {_number(panel['value'])}" + (" (connected)" if island else ""),
+        )
         if island:
-            ax.axvline(panel["value_outer"], color="#C44E52", lw=1.4, ls="-.",
-                       label=f"outer edge {_number(panel['value_outer'])} (island)")
+            ax.axvline(
+                panel["value_outer"],
+                color="#C44E52",
+                lw=1.4,
+                ls="-.",
+                label=f"outer edge {_number(panel['value_outer'])} (island)",
+            )
         if panel.get("published") is not None:
-            ax.axvline(panel["published"], color="black", lw=1.2, ls=":",
-                       label=f"published {_number(panel['published'])}")
+            ax.axvline(
+                panel["published"],
+                color="black",
+                lw=1.2,
+                ls=":",
+                label=f"published {_number(panel['published'])}",
+            )
         ax.set_xscale("log")
         ax.set_xlim(lo, hi)
         zero = max(c["delta_chi2_zero"] for c in panel["curves"])
@@ -286,15 +399,26 @@ def plot_bounds(path, *, title: str, panels: Sequence[Mapping]) -> None:
         ax.set_xlabel(r"coupling $g$" if low else r"$g / M$ [GeV$^{-1}$]")
         ax.set_ylabel(r"$\Delta\chi^2$ (nuisances profiled)")
         mains = [c for c in panel["curves"] if c.get("main")] or panel["curves"][:1]
-        note = (f"{'low' if low else 'high'}-mass regime\n"
-                rf"$\Delta\chi^2(g=0)$ = {mains[0]['delta_chi2_zero']:.2f}"
-                f"\nchange between masses: {panel['convergence']:+.1e}")
-        ax.text(0.03, 0.96, note, transform=ax.transAxes, ha="left", va="top", fontsize=9,
-                bbox={"boxstyle": "round", "fc": "white", "ec": "#cccccc"})
+        note = (
+            f"{'low' if low else 'high'}-mass regime\n"
+            rf"$\Delta\chi^2(g=0)$ = {mains[0]['delta_chi2_zero']:.2f}"
+            f"\nchange between masses: {panel['convergence']:+.1e}"
+        )
+        ax.text(
+            0.03,
+            0.96,
+            note,
+            transform=ax.transAxes,
+            ha="left",
+            va="top",
+            fontsize=9,
+            bbox={"boxstyle": "round", "fc": "white", "ec": "#cccccc"},
+        )
         ax.legend(frameon=True, framealpha=0.9, fontsize=8.5, loc="center left")
         ax.grid(alpha=0.25, lw=0.5, which="both")
     fig.suptitle(title)
     _save(fig, path)
+    return fig
 
 
 def _log10_ticks(axis, lo: float, hi: float) -> None:
@@ -323,7 +447,7 @@ def plot_scan(
     best_label: str | None = None,
     ylabel: str = "coupling $g$",
     level_label: str = r"2$\sigma$",
-) -> None:
+) -> "Figure":
     """Exclusion region in the (M, g) plane (log-log) with the (g−2)_μ band.
 
     The region Δχ² > ``threshold`` is filled and outlined by the Δχ² = ``threshold``
@@ -353,22 +477,47 @@ def plot_scan(
 
     lm = np.log10(np.asarray(masses_gev, float))
     lg = np.log10(np.asarray(couplings, float))
-    z = np.ma.masked_invalid(np.asarray(delta_chi2, float).T)  # (n_g, n_m) for contour
+    delta_chi2 = np.asarray(delta_chi2, float)
+    single = lm.size == 1
+    if single:  # one mass: draw its column as a strip 0.1 decade wide, not an empty plane
+        centre = lm[0]
+        lm = np.array([centre - 0.05, centre + 0.05])
+        delta_chi2 = np.repeat(delta_chi2, 2, axis=0)
+        if islands is not None:
+            islands = np.repeat(np.asarray(islands), 2, axis=0)
+    z = np.ma.masked_invalid(delta_chi2.T)  # (n_g, n_m) for contour
     fig = Figure(figsize=(7.6, 6.0), layout="constrained")
     ax = fig.subplots()
     excl_colour, edge_colour, island_colour = "#F3A5A5", "#9E1B1B", "#4E79A7"
-    handles = [Patch(fc=excl_colour, ec=edge_colour,
-                     label=f"excluded at {level_label} ($\\Delta\\chi^2 > {threshold:.2f}$, "
-                     "2 parameters)")]
+    handles = [
+        Patch(
+            fc=excl_colour,
+            ec=edge_colour,
+            label=f"excluded at {level_label} ($\\Delta\\chi^2 > {threshold:.2f}$, 2 parameters)",
+        )
+    ]
     top = float(np.max(z)) if z.count() else threshold
     if top > threshold and lm.size > 1:
         ax.contourf(lm, lg, z, levels=[threshold, top + 1.0], colors=[excl_colour], zorder=1)
     if islands is not None and np.any(islands) and lm.size > 1:
-        ax.contourf(lm, lg, np.asarray(islands, float).T, levels=[0.5, 1.5],
-                    colors=[island_colour], alpha=0.45, zorder=2)
-        handles.append(Patch(fc=island_colour, alpha=0.45, ec=edge_colour,
-                             label="allowed island (destructive interference)"))
-    pending = np.all(np.isnan(np.asarray(delta_chi2, float)), axis=1)
+        ax.contourf(
+            lm,
+            lg,
+            np.asarray(islands, float).T,
+            levels=[0.5, 1.5],
+            colors=[island_colour],
+            alpha=0.45,
+            zorder=2,
+        )
+        handles.append(
+            Patch(
+                fc=island_colour,
+                alpha=0.45,
+                ec=edge_colour,
+                label="allowed island (destructive interference)",
+            )
+        )
+    pending = np.all(np.isnan(delta_chi2), axis=1)
     if np.any(pending) and lm.size > 1:
         half = 0.5 * np.diff(lm)
         lo = np.concatenate([[lm[0]], lm[1:] - half])
@@ -377,30 +526,48 @@ def plot_scan(
             ax.axvspan(lo[k], hi[k], fc="#F0F0F0", ec="#C8C8C8", lw=0, hatch="//", zorder=0.5)
         handles.append(Patch(fc="#F0F0F0", ec="#C8C8C8", hatch="//", label="not computed yet"))
     if z.count() and lm.size > 1:
-        ax.contour(lm, lg, z, levels=[threshold], colors=[edge_colour], linewidths=1.3,
-                   zorder=3)
+        ax.contour(lm, lg, z, levels=[threshold], colors=[edge_colour], linewidths=1.3, zorder=4)
     if g2_band is not None:
         lmm = np.log10(np.asarray(g2_band["mass_gev"], float))
-        shades = {1.0: 0.6, 2.0: 0.3}
+        if single:
+            lmm = np.clip(lmm, lm[0], lm[-1])
+        # opaque fills: a band drawn with transparency over the excluded region would take a
+        # colour that matches neither its legend patch nor the exclusion; the exclusion
+        # contour is drawn over the band so the boundary stays visible
+        shades = {1.0: "#59A14F", 2.0: "#B8DCA9"}
         for n_sigma, (lo, hi) in sorted(g2_band["bands"].items(), reverse=True):
-            alpha = shades.get(float(n_sigma), 0.2)
+            colour = shades.get(float(n_sigma), "#DDEFD6")
             with np.errstate(divide="ignore"):
-                ax.fill_between(lmm, np.log10(lo), np.log10(hi), color="#59A14F", alpha=alpha,
-                                lw=0, zorder=4)
-            handles.append(Patch(fc="#59A14F", alpha=alpha,
-                                 label=f"$(g-2)_\\mu$ at {n_sigma:g}$\\sigma$"))
-        ax.plot(lmm, np.log10(g2_band["central"]), color="#2E6B2A", lw=1.0, ls="--", zorder=4)
+                ax.fill_between(lmm, np.log10(lo), np.log10(hi), color=colour, lw=0, zorder=2.5)
+            handles.append(Patch(fc=colour, label=f"$(g-2)_\\mu$ at {n_sigma:g}$\\sigma$"))
+        ax.plot(lmm, np.log10(g2_band["central"]), color="#2E6B2A", lw=1.0, ls="--", zorder=2.6)
     elif g2_note:
         handles.append(Patch(fc="none", ec="none", label=g2_note))
     if best is not None:
-        ax.plot([np.log10(best[0])], [np.log10(best[1])], marker="*", ms=12, color="black",
-                ls="none", zorder=5, clip_on=False)
+        ax.plot(
+            [np.log10(best[0])],
+            [np.log10(best[1])],
+            marker="*",
+            ms=12,
+            color="black",
+            ls="none",
+            zorder=5,
+            clip_on=False,
+        )
         label = best_label or f"best fit (M = {best[0]:.3g} GeV, g = {best[1]:.2g})"
-        handles.append(Line2D([], [], marker="*", ms=10, color="black", ls="none",
-                              label=label))
-    ax.set_xlim(lm[0], lm[-1])
+        handles.append(Line2D([], [], marker="*", ms=10, color="black", ls="none", label=label))
+    x_lo, x_hi = (lm.mean() - 0.5, lm.mean() + 0.5) if single else (lm[0], lm[-1])
+    if single:
+        handles.append(
+            Patch(
+                fc="none",
+                ec="none",
+                label=f"one mass, M = {10 ** lm.mean():.3g} GeV (strip 0.1 decade)",
+            )
+        )
+    ax.set_xlim(x_lo, x_hi)
     ax.set_ylim(lg[0], lg[-1])
-    _log10_ticks(ax.xaxis, lm[0], lm[-1])
+    _log10_ticks(ax.xaxis, x_lo, x_hi)
     _log10_ticks(ax.yaxis, lg[0], lg[-1])
     ax.set_xlabel("mediator mass $M$ [GeV]")
     ax.set_ylabel(ylabel)
@@ -409,3 +576,4 @@ def plot_scan(
     ax.legend(handles=handles, loc="lower right", fontsize=8.5, framealpha=0.92)
     ax.set_title(title, fontsize=11)
     _save(fig, path)
+    return fig

@@ -11,6 +11,8 @@ import datetime
 import importlib.metadata
 import os
 import platform
+import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 
 import jax
@@ -23,6 +25,8 @@ __all__ = [
     "PACKAGES",
     "provenance",
     "package_versions",
+    "code_version",
+    "command_line",
     "cpu_name",
     "jax_environment",
     "data_checksums",
@@ -41,6 +45,48 @@ def package_versions(packages: Sequence[str] = PACKAGES) -> dict[str, str | None
         except importlib.metadata.PackageNotFoundError:
             out[name] = None
     out["python"] = platform.python_version()
+    return out
+
+
+_COMMAND_LINE: list[str] | None = None
+
+
+def set_command_line(argv: Sequence[str]) -> None:
+    """Record the command line of this run (the CLI calls this with its own argv, so that
+    runs through ``cevns_jax.cli.main([...])`` record their arguments, not the caller's)."""
+    global _COMMAND_LINE
+    _COMMAND_LINE = [str(a) for a in argv]
+
+
+def command_line() -> list[str]:
+    """The recorded command line (:func:`set_command_line`), else ``sys.argv``."""
+    return list(_COMMAND_LINE) if _COMMAND_LINE is not None else list(sys.argv)
+
+
+def code_version() -> dict:
+    """This package's version and, when it runs from a git checkout, the commit.
+
+    Returns:
+        ``{"version", "git_commit", "git_dirty"}``; the git fields are ``None`` for an
+        installed copy (no repository around the package) or when git is unavailable.
+    """
+    from . import __version__
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = {"version": __version__, "git_commit": None, "git_dirty": None}
+
+    def git(*args):
+        return subprocess.run(
+            ["git", "-C", root, *args], capture_output=True, text=True, timeout=5, check=True
+        ).stdout.strip()
+
+    try:
+        if os.path.abspath(git("rev-parse", "--show-toplevel")) != root:
+            return out  # an installed copy inside some other repository
+        out["git_commit"] = git("rev-parse", "HEAD")
+        out["git_dirty"] = bool(git("status", "--porcelain", "--untracked-files=no"))
+    except (OSError, subprocess.SubprocessError):
+        pass
     return out
 
 
@@ -130,8 +176,9 @@ def provenance(
         data_dir: where they were read from (default ``$CEVNS_JAX_DATA``, else the cache).
 
     Returns:
-        ``{"versions", "jax", "timestamp_utc", "data_dir", "data_files",
-        "config"}``.
+        ``{"code", "command_line", "versions", "jax", "timestamp_utc", "data_dir",
+        "data_files", "config"}``; ``code`` is :func:`code_version` (with the git commit
+        when run from a checkout).
 
     Example:
         >>> p = provenance({"experiment": "csi2021"})
@@ -141,6 +188,8 @@ def provenance(
     origin = data_dir if data_dir is not None else os.environ.get("CEVNS_JAX_DATA")
     origin = os.path.abspath(origin) if origin else "download cache"
     return {
+        "code": code_version(),
+        "command_line": command_line(),
         "versions": package_versions(),
         "jax": jax_environment(),
         "timestamp_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),

@@ -19,6 +19,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from . import constants as c
+from ._checks import require_finite
 from .experiment import Experiment, ShapeParams
 from .flux import LEPTON_FLAVOUR, energy_moments, fluence_per_flavour, time_cdf
 from .mediator import Mediator
@@ -119,8 +120,14 @@ def counts_from_spectrum(
 def expected_counts(
     exp: Experiment, model: Mediator, shape: ShapeParams | None = None
 ) -> Float[Array, "3 ne nt"]:
-    """Expected CEvNS counts per source (nu_e, nu_mu, anti-nu_mu) in the analysis bins."""
-    return counts_from_spectrum(exp, recoil_spectrum(exp, model), shape)
+    """Expected CEvNS counts per source (nu_e, nu_mu, anti-nu_mu) in the analysis bins.
+
+    Raises:
+        ConfigError: the counts are not finite (an overflowing or NaN model input); under
+            ``jit`` equinox's runtime error with the same message.
+    """
+    counts = counts_from_spectrum(exp, recoil_spectrum(exp, model), shape)
+    return require_finite(counts, "expected_counts: the expected counts", _FINITE_FIX)
 
 
 def counts_polynomial(
@@ -129,5 +136,16 @@ def counts_polynomial(
     """Coefficients (N_0, N_1, N_2) of expected counts in powers of g^2, per source.
 
     expected_counts = N_0 + g^2 N_1 + g^4 N_2 exactly, at the model's mass and charges.
+
+    Raises:
+        ConfigError: non-finite coefficients (see :func:`expected_counts`).
     """
-    return counts_from_spectrum(exp, recoil_components(exp, model), shape)
+    poly = counts_from_spectrum(exp, recoil_components(exp, model), shape)
+    return require_finite(poly, "counts_polynomial: the count coefficients", _FINITE_FIX)
+
+
+_FINITE_FIX = (
+    "check the model inputs: mass_mev finite and > 0, coupling finite and perturbative "
+    "(g x max|Q'| <= sqrt(4 pi)), finite charges; build models with "
+    "cevns_jax.mediator(name, mass_gev=..., coupling=...), which checks them"
+)

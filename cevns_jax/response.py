@@ -47,7 +47,9 @@ def aggregation_matrix(fine: np.ndarray, edges: np.ndarray) -> np.ndarray:
 
 
 def csi_quenching(T_mev: ArrayLike, coeffs: ArrayLike) -> Array:
-    """CsI[Na] electron-equivalent energy in keVee: 1e3 (a T + b T^2 + c T^3 + d T^4), T in MeVnr."""
+    """CsI[Na] electron-equivalent energy in keVee: 1e3 (a T + b T^2 + c T^3 + d T^4).
+
+    T is the nuclear recoil energy in MeV (MeVnr)."""
     T = jnp.asarray(T_mev)
     a, b, c3, d = (jnp.asarray(coeffs)[i] for i in range(4))
     return 1e3 * (a * T + b * T**2 + c3 * T**3 + d * T**4)

@@ -2,7 +2,7 @@
 
 The cross section factorises into a part that depends on the recoil energy T only (weak
 charges, form factors, propagators) and the neutrino-energy dependence
-(1 - M T / 2E^2) and 1/E^2 (PHYSICS.md sections 1, 5, 6):
+(1 - M T / 2E^2) and 1/E^2 (docs/physics.md sections 1, 5, 6):
 
     dσ/dT = G_F^2 M/π · Q_l(T)^2 · (1 - M T/(2E^2))  +  S(T) / E^2,
 
@@ -34,7 +34,6 @@ __all__ = [
 ]
 
 
-
 class WeakCouplings(eqx.Module):
     """Neutrino–nucleon vector couplings.
 
@@ -49,7 +48,7 @@ class WeakCouplings(eqx.Module):
 
 
 def radiative_couplings() -> WeakCouplings:
-    """MS-bar couplings with radiative corrections (Erler & Su 2013; PHYSICS.md §1).
+    """MS-bar couplings with radiative corrections (Erler & Su 2013; docs/physics.md §1).
 
     g_V^p(ν_e) = 0.0401, g_V^p(ν_μ) = 0.0318, g_V^n = -0.5094. The flavour dependence is the
     neutrino charge-radius term ∝ ln(M_W^2/m_l^2); g_V^p(ν_τ) (not produced at the SNS) is
@@ -107,14 +106,21 @@ def charge_terms(
     nf = nucleus.N * form_factor(q2_fm, nucleus.r_n)
     ch = model.charges
     q_sm = _per_flavour(couplings.gv_p, zf) + couplings.gv_n * nf
-    prop = 1.0 / (q2 + model.mass**2)  # MeV^-2
+    prop = 1.0 / (q2 + model.mass_mev**2)  # MeV^-2
     tree = prop / (c.SQRT2 * c.G_FERMI) * 3.0 * ch.quark[0] * (zf + nf)
     x = _per_flavour(ch.nu, tree)
-    loop = loop_proton_coupling_shift(q2, model.mass, jnp.ones_like(model.coupling), ch)  # (..., 3)
+    loop = loop_proton_coupling_shift(
+        q2, model.mass_mev, jnp.ones_like(model.coupling), ch
+    )  # (..., 3)
     x = x + jnp.moveaxis(loop, -1, 0) * zf
     s = (
-        nucleus.mass**2 * T / (4.0 * jnp.pi) * ch.scalar**2 * c.SIGMA_OVER_MUD_REF**2
-        * (zf + nf) ** 2 * prop**2
+        nucleus.mass**2
+        * T
+        / (4.0 * jnp.pi)
+        * ch.scalar**2
+        * c.SIGMA_OVER_MUD_REF**2
+        * (zf + nf) ** 2
+        * prop**2
     )
     return q_sm, x, s
 

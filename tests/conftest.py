@@ -34,3 +34,20 @@ def lar(data_dir):
     from cevns_jax.lar2020 import build_lar2020
 
     return build_lar2020(data_dir)
+
+
+@pytest.fixture(scope="session")
+def csi_sm_fit(csi):
+    """The SM fit of CsI (cevns_jax.fit.fit_sm), computed once per session and shared by
+    every test that needs it (a fit is several seconds of profiling)."""
+    from cevns_jax.fit import fit_sm
+
+    return fit_sm(csi)
+
+
+@pytest.fixture(scope="session")
+def lar_sm_fit(lar):
+    """The SM fit of LAr, computed once per session (see :func:`csi_sm_fit`)."""
+    from cevns_jax.fit import fit_sm
+
+    return fit_sm(lar)

@@ -4,7 +4,6 @@ Timings (2-core CPU, after the ~3 s compile): one LAr bound 2–10 s.
 """
 
 import json
-import time
 
 import numpy as np
 import pytest
@@ -44,9 +43,7 @@ def test_universal_lar_high_mass_island(lar):
     """Universal at M = 10 GeV on LAr: destructive interference opens an allowed island —
     connected edge g/M ≈ 0.61e-3, outer ≈ 1.94e-3 GeV^-1 (published 0.82e-3). Both edges sit
     at Δχ² = 4 from the final (island) minimum. ~10 s."""
-    start = time.perf_counter()
     b = coupling_bound(get_model("universal"), 1e4, {"lar": lar})
-    elapsed = time.perf_counter() - start
     per_gev = 1e3 / b.mass_mev
     assert b.island
     assert 0.5e-3 < b.g_connected * per_gev < 0.85e-3
@@ -56,7 +53,6 @@ def test_universal_lar_high_mass_island(lar):
     for g in (b.g_connected, b.g_outer):
         delta = np.interp(np.log10(g), b.log10_g, b.chi2) - b.chi2_min
         assert delta == pytest.approx(4.0, abs=0.05)
-    assert elapsed < 60.0, f"one LAr bound took {elapsed:.1f} s"
 
 
 # --- synthetic χ² curves: the edge/island logic without physics ------------------------------
@@ -172,8 +168,21 @@ def test_cli_help_lists_options(capsys):
 def test_cli_bounds_json_and_plot(data_dir, tmp_path, capsys, bl_low):
     """``bounds --model B-L --data lar --regime low``: table, JSON with curves, figure. ~10 s."""
     out, fig = tmp_path / "b.json", tmp_path / "b.png"
-    argv = ["bounds", "--model", "B-L", "--data", "lar", "--regime", "low", "--data-dir",
-            str(data_dir), "--json", str(out), "--plot", str(fig)]
+    argv = [
+        "bounds",
+        "--model",
+        "B-L",
+        "--data",
+        "lar",
+        "--regime",
+        "low",
+        "--data-dir",
+        str(data_dir),
+        "--json",
+        str(out),
+        "--plot",
+        str(fig),
+    ]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "connected" in printed and "outer" in printed and "converged" in printed

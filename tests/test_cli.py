@@ -1,17 +1,25 @@
 """The command-line interface: predict, models, --help, and user errors (exit code 2)."""
 
 import json
+import subprocess
 
 import pytest
 
+import cevns_jax
 from cevns_jax.charges import model_names
 from cevns_jax.cli import build_parser, main
 from cevns_jax.cli._common import EXPERIMENTS, to_jsonable
 from cevns_jax.datasets import REGISTRY
 
 _KEYS = {
-    "experiment", "cevns_total", "cevns_by_flavour", "backgrounds", "observed_total", "bins",
-    "model", "provenance",
+    "experiment",
+    "cevns_total",
+    "cevns_by_flavour",
+    "backgrounds",
+    "observed_total",
+    "bins",
+    "model",
+    "provenance",
 }
 
 
@@ -21,20 +29,35 @@ def _read(path):
 
 
 @pytest.mark.parametrize(
-    ("experiment", "backgrounds", "observed"),
+    ("experiment", "backgrounds", "observed", "figure_backgrounds"),
     [
-        ("csi2021", {"brn", "nin", "ss"}, 1578.0),
-        ("lar2020", {"brn_prompt", "brn_delayed", "ss"}, 3752.0),
+        ("csi2021", {"brn", "nin", "ss"}, 1578.0, "nominal"),
+        ("lar2020", {"brn_prompt", "brn_delayed", "ss"}, 3752.0, "fitted"),
     ],
 )
 def test_predict_writes_json_and_plot(
-    tmp_path, data_dir, capsys, experiment, backgrounds, observed
+    tmp_path, data_dir, capsys, experiment, backgrounds, observed, figure_backgrounds
 ):
-    out_json, out_png = tmp_path / "out.json", tmp_path / "out.png"
-    argv = ["predict", "--experiment", experiment, "--data-dir", str(data_dir),
-            "--json", str(out_json), "--plot", str(out_png)]
+    # a figure name without suffix: exactly that file is written, as PNG, and said so
+    out_json, out_png = tmp_path / "out.json", tmp_path / "plotfile"
+    argv = [
+        "predict",
+        "--experiment",
+        experiment,
+        "--data-dir",
+        str(data_dir),
+        "--json",
+        str(out_json),
+        "--plot",
+        str(out_png),
+        "--backgrounds",
+        figure_backgrounds,
+    ]
     assert main(argv) == 0
-    printed = capsys.readouterr().out
+    captured = capsys.readouterr()
+    printed = captured.out
+    assert f"wrote {out_png} (PNG image: the name has no suffix)" in captured.err
+    assert not (tmp_path / "plotfile.png").exists()
     assert "CEvNS total" in printed and "observed" in printed
     res = _read(out_json)
     assert _KEYS <= set(res)
@@ -54,21 +77,41 @@ def test_predict_writes_json_and_plot(
     assert prov["jax"]["x64"] is True
     assert set(prov["data_files"]) == set(EXPERIMENTS[experiment].data_files)
     assert all(f["verified"] for f in prov["data_files"].values())
+    assert prov["code"]["version"] == cevns_jax.__version__
+    assert prov["command_line"] == ["cevns-jax", *argv]
+    assert prov["config"]["figure_backgrounds"] == figure_backgrounds
     assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_predict_mediator_and_compare(tmp_path, data_dir, capsys):
     out_json, out_png = tmp_path / "bl.json", tmp_path / "cmp.png"
-    argv = ["predict", "-e", "lar2020", "--data-dir", str(data_dir), "--model", "B-L",
-            "--mass", "0.01", "--coupling", "5e-5", "--compare", "--models", "B-L", "scalar",
-            "--json", str(out_json), "--plot", str(out_png)]
+    argv = [
+        "predict",
+        "-e",
+        "lar2020",
+        "--data-dir",
+        str(data_dir),
+        "--model",
+        "B-L",
+        "--mass",
+        "0.01",
+        "--coupling",
+        "5e-5",
+        "--compare",
+        "--models",
+        "scalar",
+        "--json",
+        str(out_json),
+        "--plot",
+        str(out_png),
+    ]
     assert main(argv) == 0
     assert "ratio to SM" in capsys.readouterr().out
     res = _read(out_json)
     assert res["model"]["name"] == "B-L" and res["model"]["kind"] == "vector"
     # B-L interferes constructively with the SM weak charge
     assert res["cevns_total"] > res["sm"]["cevns_total"] > 0
-    assert set(res["compare"]["models"]) == {"B-L", "scalar"}
+    assert set(res["compare"]["models"]) == {"B-L", "scalar"}  # --model is compared too
     assert out_png.stat().st_size > 10_000
 
 
@@ -93,8 +136,17 @@ def test_help(argv, capsys):
     text = capsys.readouterr().out
     assert "usage: cevns-jax" in text
     if argv[0] == "predict":
-        for option in ("--experiment", "--data-dir", "--json", "--plot", "--model", "--mass",
-                       "--coupling", "--compare", "--models"):
+        for option in (
+            "--experiment",
+            "--data-dir",
+            "--json",
+            "--plot",
+            "--model",
+            "--mass",
+            "--coupling",
+            "--compare",
+            "--models",
+        ):
             assert option in text
 
 
@@ -114,8 +166,14 @@ def test_every_option_has_help():
             ["--model", "not-a-model", "--mass", "0.01", "--coupling", "1e-4"],
             "unknown model 'not-a-model'",
         ),
-        (["--model", "B-L", "--mass", "-1", "--coupling", "1e-4"], "mass must be positive"),
-        (["--model", "B-L", "--mass", "0.01", "--coupling=-1e-4"], "coupling must be >= 0"),
+        (
+            ["--model", "B-L", "--mass", "-1", "--coupling", "1e-4"],
+            "mass in GeV) must be finite and > 0",
+        ),
+        (
+            ["--model", "B-L", "--mass", "0.01", "--coupling=-1e-4"],
+            "coupling must be finite and >= 0",
+        ),
         (["--model", "B-L"], "needs --mass and --coupling"),
         (["--mass", "0.01"], "need --model"),
         (["--compare", "--models", "B-L", "nope"], "unknown model 'nope'"),
@@ -161,5 +219,24 @@ def test_registered_data_files_and_jsonable():
     import numpy as np
 
     assert to_jsonable({"a": np.arange(3.0), "b": np.float64(np.nan), "c": (1, 2.5)}) == {
-        "a": [0.0, 1.0, 2.0], "b": None, "c": [1, 2.5]
+        "a": [0.0, 1.0, 2.0],
+        "b": None,
+        "c": [1, 2.5],
     }
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"cevns-jax {cevns_jax.__version__}")
+    from cevns_jax.provenance import code_version
+
+    commit = code_version()["git_commit"]
+    if commit is not None:  # run from a git checkout: the commit is shown and recorded
+        assert commit[:12] in out
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=cevns_jax.__path__[0]
+        ).stdout.strip()
+        assert commit == head

@@ -52,7 +52,14 @@ def test_delayed_time_against_numerical_convolution():
     prompt (EMG) density with the muon exponential."""
     K = c.TAU_PION / 0.15
     for t in (0.3, 1.0, 3.0, 8.0):
-        integrand = lambda s: exponnorm.cdf(t - s, K, loc=0.565, scale=0.15) * np.exp(-s / c.TAU_MUON) / c.TAU_MUON  # noqa: E731,E501
+
+        def integrand(s, t=t):
+            return (
+                exponnorm.cdf(t - s, K, loc=0.565, scale=0.15)
+                * np.exp(-s / c.TAU_MUON)
+                / c.TAU_MUON
+            )
+
         ref = quad(integrand, 0, 60, limit=200)[0]
         assert float(time_cdf(FLUX, t)[0]) == pytest.approx(ref, abs=1e-9)
 

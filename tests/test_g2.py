@@ -54,7 +54,7 @@ def test_light_limits():
     np.testing.assert_allclose(SCA(0.0, g), 3 * g**2 / (16 * math.pi**2), rtol=1e-14)
     # approach to the limit: 1 − O(M/m_mu)
     np.testing.assert_allclose(VEC(1e-6 * M_MU, g), g**2 / (8 * math.pi**2), rtol=1e-5)
-    # PHYSICS.md check: g_mu = 4.45e-4 gives the central Delta a_mu for a light vector
+    # docs/physics.md §7 check: g_mu = 4.45e-4 gives the central Delta a_mu for a light vector
     np.testing.assert_allclose(VEC(1e-3, 4.45e-4), c.DELTA_A_MU, rtol=0.01)
 
 

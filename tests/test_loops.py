@@ -120,10 +120,15 @@ def test_epsilon():
     # against the defining integral
     for qq, val in zip(np.asarray(q2), np.asarray(e_tm), strict=True):
         ref, _ = quad(
-            lambda x: x * (1 - x) * np.log(
-                (c.M_TAU**2 + x * (1 - x) * qq) / (c.M_MUON**2 + x * (1 - x) * qq)
+            lambda x, qq=qq: (
+                x
+                * (1 - x)
+                * np.log((c.M_TAU**2 + x * (1 - x) * qq) / (c.M_MUON**2 + x * (1 - x) * qq))
             ),
-            0.0, 1.0, epsabs=0.0, epsrel=1e-13,
+            0.0,
+            1.0,
+            epsabs=0.0,
+            epsrel=1e-13,
         )
         np.testing.assert_allclose(val, ref, rtol=1e-11)
     # |epsilon| decreases with |q| (the heavier loop catches up)
@@ -141,9 +146,7 @@ def test_mixing_is_epsilon_and_scale_free(name, alpha, beta):
     pi_default = MIX(q2, ch.lepton)
     pi_other = MIX(q2, ch.lepton, mu_ref=1.0e3)
     np.testing.assert_allclose(pi_default, pi_other, rtol=1e-13)
-    np.testing.assert_allclose(
-        pi_default, EPS(q2, masses[alpha], masses[beta]), rtol=1e-13
-    )
+    np.testing.assert_allclose(pi_default, EPS(q2, masses[alpha], masses[beta]), rtol=1e-13)
 
 
 def test_mixing_scale_dependence_when_charges_do_not_sum_to_zero():

@@ -43,7 +43,9 @@ def test_symmetrized_fermi_matches_numerical_transform():
     cc = np.sqrt(5 / 3 * (r_rms**2 - 7 / 5 * np.pi**2 * a**2))
     rho = lambda r: np.sinh(cc / a) / (np.cosh(r / a) + np.cosh(cc / a))  # noqa: E731
     for q in (0.1, 0.4, 0.8):
-        assert float(SymmetrizedFermi(a)(q * q, r_rms)) == pytest.approx(_fourier(rho, q), rel=1e-7, abs=1e-10)
+        assert float(SymmetrizedFermi(a)(q * q, r_rms)) == pytest.approx(
+            _fourier(rho, q), rel=1e-7, abs=1e-10
+        )
 
 
 def test_helm_matches_numerical_transform():

@@ -1,8 +1,8 @@
 """Second-method validation of the likelihoods and the profile: cevns_jax vs NumPy + iminuit.
 
-``benchmarks/numpy_likelihood.py`` re-implements the CsI and LAr χ² (PHYSICS.md §8, with the
-nuisances, priors, response morphing, CEvNS and neutron timing shifts of cevns_jax) in
-NumPy/SciPy on top of the independent CEvNS reference ``benchmarks/numpy_reference.py``, and
+``tests/oracles/numpy_likelihood.py`` re-implements the CsI and LAr χ² (docs/physics.md §8,
+with the nuisances, priors, response morphing, CEvNS and neutron timing shifts of cevns_jax) in
+NumPy/SciPy on top of the independent CEvNS reference ``tests/oracles/numpy_reference.py``, and
 profiles it with iminuit's Migrad. Required:
 
 * χ² at fixed nuisances: 1e-8 relative (observed: ~1e-15 for the SM, ~1e-10 with the
@@ -10,10 +10,6 @@ profiles it with iminuit's Migrad. Required:
 * profiled χ²: 1e-3 absolute against :func:`cevns_jax.profile.profiled_chi2` (observed
   ≲ 2e-6, Migrad's EDM tolerance), with the minimising nuisances within 0.01 prior σ.
 """
-
-import importlib.util
-import sys
-from pathlib import Path
 
 import equinox as eqx
 import jax.numpy as jnp
@@ -29,20 +25,8 @@ from cevns_jax.rates import recoil_spectrum
 
 pytest.importorskip("iminuit")
 
-_BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
-
-
-def _load(name):
-    if name not in sys.modules:  # numpy_likelihood imports numpy_reference by name
-        spec = importlib.util.spec_from_file_location(name, _BENCH / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-ref = _load("numpy_reference")
-nl = _load("numpy_likelihood")
+from oracles import numpy_likelihood as nl
+from oracles import numpy_reference as ref
 
 RTOL_FIXED = 1e-8
 ATOL_PROFILED = 1e-3

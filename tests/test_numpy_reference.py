@@ -1,15 +1,12 @@
 """Second-method validation: cevns_jax expected counts vs an independent NumPy/SciPy code.
 
-``benchmarks/numpy_reference.py`` is written from docs/PHYSICS.md with different numerical
+``tests/oracles/numpy_reference.py`` is written from docs/physics.md with different numerical
 methods (Gauss-Legendre energy quadrature instead of closed-form spectral moments,
 scipy's spherical Bessel function and exponnorm, a quadrature for the lepton loop) on the
 same grids, so agreement bin by bin tests the implementation of flux, form factor, cross
 section, responses and timing. Required: 1e-6 relative in every bin (the observed
 agreement is ~1e-13 for the SM, ~1e-10 with the electron loop).
 """
-
-import importlib.util
-from pathlib import Path
 
 import equinox as eqx
 import numpy as np
@@ -20,11 +17,7 @@ from cevns_jax.csi2021 import build_csi2021
 from cevns_jax.lar2020 import build_lar2020
 from cevns_jax.mediator import mediator, standard_model
 from cevns_jax.rates import expected_counts
-
-_PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "numpy_reference.py"
-_spec = importlib.util.spec_from_file_location("numpy_reference", _PATH)
-ref = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(ref)
+from oracles import numpy_reference as ref
 
 RTOL = 1e-6
 _counts = eqx.filter_jit(expected_counts)

@@ -58,7 +58,10 @@ def test_csi_neutron_backgrounds(csi):
     """BRN 18.45 and NIN 5.67 in the analysis region before the time efficiency."""
     b = csi.backgrounds
     before_eff = b.pe_fraction.sum(1) * b.t_cdf[:, -1]
-    assert before_eff.tolist() == [pytest.approx(27.632 / 1.498, rel=2e-3), pytest.approx(7.565 / 1.334, rel=2e-3)]  # noqa: E501
+    assert before_eff.tolist() == [
+        pytest.approx(27.632 / 1.498, rel=2e-3),
+        pytest.approx(7.565 / 1.334, rel=2e-3),
+    ]
     after = {k: float(v.sum()) for k, v in b.templates(csi).items()}
     assert 17 < after["brn"] < before_eff[0] and 5 < after["nin"] < before_eff[1]
 
@@ -70,10 +73,14 @@ def test_polynomial_in_coupling_equals_direct(csi, name, mass):
     poly = counts_polynomial(csi, Mediator(ch, mass, 1.0))
     for g in (1e-6, 3e-5, 1e-3):
         direct = expected_counts(csi, Mediator(ch, mass, g))
-        assert np.allclose(poly[0] + g**2 * poly[1] + g**4 * poly[2], direct, rtol=1e-10, atol=1e-12)
+        assert np.allclose(
+            poly[0] + g**2 * poly[1] + g**4 * poly[2], direct, rtol=1e-10, atol=1e-12
+        )
 
 
 def test_recoil_grid_converged(data_dir, csi):
     fine = build_csi2021(data_dir, n_recoil=1440)
     m = Mediator(get_model("B-L"), 10.0, 1e-4)
-    assert float(expected_counts(fine, m).sum()) == pytest.approx(float(expected_counts(csi, m).sum()), rel=1e-4)  # noqa: E501
+    assert float(expected_counts(fine, m).sum()) == pytest.approx(
+        float(expected_counts(csi, m).sum()), rel=1e-4
+    )

@@ -35,7 +35,9 @@ def test_vmap_over_masses_couplings_and_models(csi, fns):
     gs = jnp.array([1e-5, 1e-4, 1e-3])
     ch = get_model("B-L")
     batched = jax.vmap(counts, in_axes=(None, 0, 0))(ch, masses, gs)
-    assert np.allclose(batched, [counts(ch, m, g) for m, g in zip(masses, gs, strict=True)], rtol=1e-12)
+    assert np.allclose(
+        batched, [counts(ch, m, g) for m, g in zip(masses, gs, strict=True)], rtol=1e-12
+    )
     names = ["universal", "B-L", "L_mu-L_tau", "scalar"]
     stacked = stack_charges([get_model(n) for n in names])
     per_model = jax.vmap(counts, in_axes=(0, None, None))(stacked, 10.0, 1e-4)
@@ -56,7 +58,9 @@ def test_gradients_in_mass_and_coupling_across_range(fns, name):
         for g in (1e-7, 1e-5, 1e-3, 1e-2):
             dm, dg = grad(ch, mass, g)
             assert np.isfinite(dm) and np.isfinite(dg)
-            assert float(dg) == pytest.approx(float(2 * g * n[1] + 4 * g**3 * n[2]), rel=1e-8, abs=1e-300)
+            assert float(dg) == pytest.approx(
+                float(2 * g * n[1] + 4 * g**3 * n[2]), rel=1e-8, abs=1e-300
+            )
             expected_dm = float(g**2 * dpoly[1] + g**4 * dpoly[2])
             # round-off of the finite difference: where N_k hardly depend on M (M << |q|)
             noise = 1e-12 * float(g**2 * abs(n[1]) + g**4 * abs(n[2])) / h

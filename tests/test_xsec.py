@@ -70,7 +70,7 @@ def test_kinematic_endpoint():
 
 
 def loop_eps(q2, ma, mb):
-    f = lambda x: x * (1 - x) * np.log((ma**2 + x * (1 - x) * q2) / (mb**2 + x * (1 - x) * q2))  # noqa: E731,E501
+    f = lambda x: x * (1 - x) * np.log((ma**2 + x * (1 - x) * q2) / (mb**2 + x * (1 - x) * q2))  # noqa: E731
     return quad(f, 0, 1, epsabs=1e-14)[0]
 
 
@@ -78,7 +78,7 @@ def loop_pi(q2, lepton_charges, mu=c.M_MUON):
     """Σ_l Q'_l ∫ x(1-x) ln((m_l^2 + x(1-x) q^2)/mu^2) dx by quadrature."""
     ms = (c.M_ELECTRON, c.M_MUON, c.M_TAU)
     return sum(
-        ql * quad(lambda x: x * (1 - x) * np.log((m * m + x * (1 - x) * q2) / mu**2), 0, 1)[0]
+        ql * quad(lambda x, m=m: x * (1 - x) * np.log((m * m + x * (1 - x) * q2) / mu**2), 0, 1)[0]
         for ql, m in zip(lepton_charges, ms, strict=True)
     )
 
@@ -91,7 +91,16 @@ def test_hadrophilic_weak_charge_shift(name):
     q2, zf, nf = pieces(T)
     qnu = float(ch.nu[1])
     tree = g * g * qnu / (np.sqrt(2) * GF * (q2 + mz**2)) * 3 * float(ch.quark[0]) * (zf + nf)
-    loop = np.sqrt(2) * c.ALPHA_EM * g * g * qnu * (-loop_pi(q2, np.asarray(ch.lepton))) / (np.pi * GF * (q2 + mz**2)) * zf  # noqa: E501
+    loop = (
+        np.sqrt(2)
+        * c.ALPHA_EM
+        * g
+        * g
+        * qnu
+        * (-loop_pi(q2, np.asarray(ch.lepton)))
+        / (np.pi * GF * (q2 + mz**2))
+        * zf
+    )
     Q = 0.0318 * zf - 0.5094 * nf + tree + loop
     expected = GF**2 * M / np.pi * (1 - M * T / (2 * E * E)) * Q**2 * HBARC_CM**2
     out = xs(E, T, Mediator(ch, mz, g))
@@ -102,10 +111,19 @@ def test_hadrophilic_weak_charge_shift(name):
 
 
 def test_l_mu_minus_l_tau_loop_matches_physics_formula():
-    """g_V^p(ν_μ) shift √2 α g^2 ε_τμ(|q|)/(π G_F (q^2 + M^2)) (PHYSICS.md §5, L_α−L_β with α=μ)."""
+    """g_V^p(ν_μ) shift √2 α g^2 ε_τμ(|q|)/(π G_F (q^2 + M^2)).
+
+    docs/physics.md §5, L_α−L_β with α = μ."""
     E, T, g, mz = 30.0, 0.012, 1e-3, 5.0
     q2, zf, nf = pieces(T)
-    shift = np.sqrt(2) * c.ALPHA_EM * g * g * loop_eps(q2, c.M_TAU, c.M_MUON) / (np.pi * GF * (q2 + mz**2))  # noqa: E501
+    shift = (
+        np.sqrt(2)
+        * c.ALPHA_EM
+        * g
+        * g
+        * loop_eps(q2, c.M_TAU, c.M_MUON)
+        / (np.pi * GF * (q2 + mz**2))
+    )
     expected_mu = sm_xsec(E, T, 0.0318 + shift)
     expected_e = sm_xsec(E, T, 0.0401)  # nu_e has no L_mu - L_tau charge
     out = xs(E, T, Mediator(get_model("L_mu-L_tau"), mz, g))
@@ -116,14 +134,28 @@ def test_l_mu_minus_l_tau_loop_matches_physics_formula():
 def test_scalar_term_hand_computation():
     E, T, g, mphi = 30.0, 0.012, 2e-5, 15.0
     q2, zf, nf = pieces(T)
-    scalar = M * M * T / (4 * np.pi * E * E) * g**4 / (q2 + mphi**2) ** 2 * (59.1 / 3.42) ** 2 * (zf + nf) ** 2  # noqa: E501
+    scalar = (
+        M
+        * M
+        * T
+        / (4 * np.pi * E * E)
+        * g**4
+        / (q2 + mphi**2) ** 2
+        * (59.1 / 3.42) ** 2
+        * (zf + nf) ** 2
+    )
     out = xs(E, T, Mediator(get_model("scalar"), mphi, g))
     assert out[1] == pytest.approx(sm_xsec(E, T, 0.0318) + scalar * HBARC_CM**2, rel=1e-12)
 
 
 def test_cross_section_gradients_finite_at_threshold_and_zero_recoil():
     model = Mediator(get_model("B-L"), 10.0, 1e-4)
-    f = lambda T, mass: dsigma_dT(30.0, T, NUC, Helm(), radiative_couplings(), Mediator(model.charges, mass, 1e-4)).sum()  # noqa: E731,E501
+
+    def f(T, mass):
+        return dsigma_dT(
+            30.0, T, NUC, Helm(), radiative_couplings(), Mediator(model.charges, mass, 1e-4)
+        ).sum()
+
     for T in (0.0, 1e-6, 0.02):
         g = jax.grad(f, argnums=(0, 1))(T, 10.0)
         assert all(np.isfinite(v) for v in g)

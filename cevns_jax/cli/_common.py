@@ -12,6 +12,7 @@ import json
 import math
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -28,11 +29,14 @@ __all__ = [
     "add_json",
     "add_plot",
     "build_experiment",
+    "check_finite",
     "check_output",
+    "figure_format",
     "format_table",
     "info",
     "to_jsonable",
     "write_json",
+    "wrote_figure",
 ]
 
 
@@ -66,25 +70,45 @@ def _build_lar2020(data_dir):
 
 
 _CSI_FILES = (
-    "dataBeamOnC.txt", "dataBeamOnAC.txt", "brnPE.txt", "ninPE.txt", "brnTrec.txt",
-    "ninTrec.txt", "effCoefficients.txt", "scintRespCoefficients.txt",
+    "dataBeamOnC.txt",
+    "dataBeamOnAC.txt",
+    "brnPE.txt",
+    "ninPE.txt",
+    "brnTrec.txt",
+    "ninTrec.txt",
+    "effCoefficients.txt",
+    "scintRespCoefficients.txt",
 )
 _LAR_FILES = (
-    "datanobkgsub.txt", "cevnspdf.txt", "brnpdf.txt", "delbrnpdf.txt", "bkgpdf.txt",
-    "cevnspdf+1sigF90.txt", "cevnspdf-1sigF90.txt", "cevnspdfCEvNSTimingMeanSyst.txt",
-    "brnpdf+1sigEnergy.txt", "brnpdf-1sigEnergy.txt", "brnpdf+1sigBRNTimingMean.txt",
-    "brnpdf-1sigBRNTimingMean.txt", "brnpdfBRNTimingWidthSyst.txt",
-    "CENNS10AnlAEfficiency.txt", "LArParametersAnlA.yaml",
+    "datanobkgsub.txt",
+    "cevnspdf.txt",
+    "brnpdf.txt",
+    "delbrnpdf.txt",
+    "bkgpdf.txt",
+    "cevnspdf+1sigF90.txt",
+    "cevnspdf-1sigF90.txt",
+    "cevnspdfCEvNSTimingMeanSyst.txt",
+    "brnpdf+1sigEnergy.txt",
+    "brnpdf-1sigEnergy.txt",
+    "brnpdf+1sigBRNTimingMean.txt",
+    "brnpdf-1sigBRNTimingMean.txt",
+    "brnpdfBRNTimingWidthSyst.txt",
+    "CENNS10AnlAEfficiency.txt",
+    "LArParametersAnlA.yaml",
 )
 
 #: Experiments selectable with ``--experiment``.
 EXPERIMENTS: dict[str, ExperimentSpec] = {
     "csi2021": ExperimentSpec(
-        "csi2021", "COHERENT CsI[Na] 2021", _build_csi2021,
+        "csi2021",
+        "COHERENT CsI[Na] 2021",
+        _build_csi2021,
         tuple(f"csi2021/{f}" for f in _CSI_FILES),
     ),
     "lar2020": ExperimentSpec(
-        "lar2020", "COHERENT CENNS-10 LAr 2020", _build_lar2020,
+        "lar2020",
+        "COHERENT CENNS-10 LAr 2020",
+        _build_lar2020,
         tuple(f"lar2020/{f}" for f in _LAR_FILES),
     ),
 }
@@ -125,7 +149,8 @@ def add_plot(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument(
         "--plot",
         metavar="FILE",
-        help=f"write {what} to this image file (format from the suffix: .png, .pdf, .svg)",
+        help=f"write {what} to this image file (format from the suffix: .png, .pdf, .svg, "
+        "...; PNG when the name has no suffix)",
     )
 
 
@@ -135,20 +160,110 @@ def info(message: str) -> None:
     print(f"cevns-jax: {message}", file=sys.stderr, flush=True)
 
 
-def check_output(path: str | None, option: str) -> Path | None:
+def check_output(path: str | None, option: str, *, figure: bool = False) -> Path | None:
     """Fail before any computation if an output file cannot be written.
 
+    Checks that the path is not a directory, that its directory exists and that a file can
+    be created there (by creating and removing a probe file, which also catches read-only
+    file systems such as /sys where permission bits say "writable"); with ``figure`` that
+    matplotlib knows the format of the suffix (:func:`figure_format`).
+
     Raises:
-        ConfigError: the parent directory does not exist, or the path is a directory.
+        ConfigError: naming the option, the path and the fix.
     """
     if path is None:
         return None
-    out = Path(path)
+    if not str(path).strip():
+        raise ConfigError(f"{option}: empty file name. Fix: give a file name, e.g. {option} out/x")
+    out = Path(path).expanduser()
     if out.is_dir():
-        raise ConfigError(f"{option} {path}: is a directory; give a file name")
-    if not out.parent.is_dir():
-        raise ConfigError(f"{option} {path}: directory {out.parent} does not exist")
+        raise ConfigError(f"{option} {path}: is a directory. Fix: give a file name inside it")
+    parent = out.parent
+    if not parent.is_dir():
+        raise ConfigError(
+            f"{option} {path}: directory {parent} does not exist. Fix: create it first "
+            f"(mkdir -p {parent}) or choose another path"
+        )
+    if figure:
+        figure_format(out, option)
+    if out.exists():
+        if not out.is_file():
+            raise ConfigError(
+                f"{option} {path}: exists and is not a regular file. Fix: choose another path"
+            )
+        try:
+            with open(out, "ab"):
+                pass
+        except OSError as err:
+            raise ConfigError(
+                f"{option} {path}: cannot be overwritten ({err.strerror}). "
+                "Fix: choose a writable path"
+            ) from None
+        return out
+    try:
+        fd, probe = tempfile.mkstemp(dir=parent, prefix=".cevns-jax-probe-")
+    except OSError as err:
+        raise ConfigError(
+            f"{option} {path}: cannot create files in {parent} ({err.strerror}). Fix: choose "
+            "a writable directory, e.g. out/ (mkdir -p out)"
+        ) from None
+    os.close(fd)
+    os.remove(probe)
     return out
+
+
+def figure_formats() -> dict[str, str]:
+    """Figure formats matplotlib can write: suffix (no dot) -> description."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    return FigureCanvasBase.get_supported_filetypes()
+
+
+def figure_format(path: str | os.PathLike, option: str = "--plot") -> str:
+    """The matplotlib format of a figure path: its suffix, or ``"png"`` when it has none.
+
+    Raises:
+        ConfigError: a suffix matplotlib cannot write; the message lists those it can.
+    """
+    suffix = Path(path).suffix.lower().lstrip(".")
+    if not suffix:
+        return "png"
+    formats = figure_formats()
+    if suffix not in formats:
+        raise ConfigError(
+            f"{option} {path}: unknown figure format '.{suffix}'. Fix: use one of "
+            + ", ".join(f".{k}" for k in sorted(formats))
+        )
+    return suffix
+
+
+def wrote_figure(path: str | os.PathLike) -> None:
+    """The progress line after a figure is written (says the format when the name has no
+    suffix)."""
+    if Path(path).suffix:
+        info(f"wrote {path}")
+    else:
+        info(f"wrote {path} (PNG image: the name has no suffix)")
+
+
+def check_finite(values: Mapping[str, object], what: str, fix: str) -> None:
+    """Refuse non-finite results (NaN, inf) before they are printed or written.
+
+    Args:
+        values: name -> number or array of the results to check.
+        what: which computation, from which inputs (named in the message).
+        fix: how to get a finite result.
+
+    Raises:
+        ConfigError: naming the first non-finite result, the inputs and the fix.
+    """
+    for name, value in values.items():
+        arr = np.asarray(value, dtype=float)
+        if not np.all(np.isfinite(arr)):
+            raise ConfigError(
+                f"{what}: {name} is not finite ({int(np.sum(~np.isfinite(arr)))} NaN/inf "
+                f"values; overflow in the computation). Fix: {fix}"
+            )
 
 
 def check_data_dir(data_dir: str | None) -> None:
@@ -185,17 +300,20 @@ def build_experiment(name: str, data_dir: str | None = None):
 
 
 # --- output ------------------------------------------------------------------------------
-def to_jsonable(obj):
+def to_jsonable(obj, non_finite: list | None = None, _path: str = ""):
     """Nested dicts/lists with arrays and numpy scalars -> plain JSON types.
 
-    Arrays become (nested) lists of Python floats; non-finite floats become ``None``.
+    Arrays become (nested) lists of Python floats. JSON has no NaN or infinity: non-finite
+    floats become ``None``, and when ``non_finite`` is a list, ``(path, "nan" | "inf" |
+    "-inf")`` is appended to it for each, so that the writer can record where
+    (:func:`write_json` does; it never drops a NaN silently).
     """
     if isinstance(obj, Mapping):
-        return {str(k): to_jsonable(v) for k, v in obj.items()}
+        return {str(k): to_jsonable(v, non_finite, f"{_path}/{k}") for k, v in obj.items()}
     if isinstance(obj, str | bool) or obj is None:
         return obj
     if isinstance(obj, list | tuple):
-        return [to_jsonable(v) for v in obj]
+        return [to_jsonable(v, non_finite, f"{_path}/{i}") for i, v in enumerate(obj)]
     if isinstance(obj, int | np.integer) and not isinstance(obj, bool):
         return int(obj)
     if isinstance(obj, os.PathLike):
@@ -204,15 +322,37 @@ def to_jsonable(obj):
     if arr.dtype.kind not in "fiub":
         return str(obj)
     if arr.ndim:
-        return [to_jsonable(v) for v in arr]
+        return [to_jsonable(v, non_finite, f"{_path}/{i}") for i, v in enumerate(arr)]
     value = float(arr)
-    return value if math.isfinite(value) else None
+    if math.isfinite(value):
+        return value
+    if non_finite is not None:
+        non_finite.append((_path or "/", str(value)))
+    return None
 
 
 def write_json(path: str | os.PathLike, payload: Mapping) -> None:
-    """Write ``payload`` as indented JSON (numbers as plain floats)."""
+    """Write ``payload`` as indented JSON (numbers as plain floats).
+
+    Non-finite numbers are written as ``null`` and listed, with their JSON path and value,
+    under ``"non_finite_values"`` (plus a warning on stderr), so a reader can tell a NaN
+    from a value that does not apply.
+    """
+    non_finite: list = []
+    data = to_jsonable(payload, non_finite)
+    if non_finite:
+        data["non_finite_values"] = {
+            "description": "numbers that were NaN or infinite, written as null",
+            "values": {p: v for p, v in non_finite},
+        }
+        shown = ", ".join(p for p, _ in non_finite[:3])
+        more = f" and {len(non_finite) - 3} more" if len(non_finite) > 3 else ""
+        info(
+            f"warning: {len(non_finite)} non-finite number(s) written as null in {path} "
+            f"({shown}{more}); listed under 'non_finite_values'"
+        )
     with open(path, "w", encoding="utf-8") as stream:
-        json.dump(to_jsonable(payload), stream, indent=2, allow_nan=False)
+        json.dump(data, stream, indent=2, allow_nan=False)
         stream.write("\n")
     info(f"wrote {path}")
 

@@ -21,6 +21,7 @@ from ._common import (
     format_table,
     info,
     write_json,
+    wrote_figure,
 )
 
 __all__ = ["register", "run", "build_data_experiments", "bound_config"]
@@ -203,7 +204,7 @@ def run(args) -> int:
 
     get_model(args.model)  # unknown model: ConfigError (exit 2) before any data are read
     json_path = check_output(args.json, "--json")
-    plot_path = check_output(args.plot, "--plot")
+    plot_path = check_output(args.plot, "--plot", figure=True)
     regimes = ("low", "high") if args.regime == "both" else (args.regime,)
 
     start = time.perf_counter()
@@ -232,5 +233,5 @@ def run(args) -> int:
         write_json(json_path, payload)
     if plot_path is not None:
         _plot(plot_path, args.model, args.data, rows)
-        info(f"wrote {plot_path}")
+        wrote_figure(plot_path)
     return 0

@@ -18,10 +18,12 @@ from ._common import (
     add_json,
     add_plot,
     build_experiment,
+    check_finite,
     check_output,
     format_table,
     info,
     write_json,
+    wrote_figure,
 )
 
 __all__ = ["register", "run", "PUBLISHED"]
@@ -35,7 +37,7 @@ Fit the Standard-Model CEvNS signal of a COHERENT data set to the data.
 The CEvNS normalisation is free (no prior), as in the COHERENT analyses; every other
 nuisance (background normalisations, detector-response shape systematics, timing offsets
 for CsI, the released shape systematics for LAr) is profiled under its Gaussian prior
-(PHYSICS.md section 8: Poissonian chi2 for CsI, Gaussian chi2 for LAr).
+(docs/physics.md section 8: Poissonian chi2 for CsI, Gaussian chi2 for LAr).
 
 Prints the fitted CEvNS counts with the Delta chi2 = 1 profile-likelihood interval, the
 significance of CEvNS over the no-CEvNS hypothesis (sqrt of the difference of the two
@@ -143,7 +145,7 @@ def _plot(path, title, exp, res) -> None:
 def run(args) -> int:
     """Run ``cevns-jax fit`` on parsed arguments; returns the exit code."""
     json_path = check_output(args.json, "--json")
-    plot_path = check_output(args.plot, "--plot")
+    plot_path = check_output(args.plot, "--plot", figure=True)
 
     from ..fit import fit_sm
     from ..profile import ProfileOptions
@@ -154,6 +156,12 @@ def run(args) -> int:
     options = ProfileOptions()
     info("profiling the best fit, the no-CEvNS hypothesis and the Δχ² = 1 interval")
     res = fit_sm(exp, options=options)
+    check_finite(
+        {k: getattr(res, k) for k in ("cevns_predicted", "cevns_fitted", "cevns_fitted_err",
+                                      "chi2_min", "chi2_no_cevns", "significance_sigma")},
+        f"fit -e {args.experiment}", "the minimiser diverged; report this with the command "
+        "line and the data files' sha256 (cevns-jax predict --json shows them)",
+    )
     _print_result(spec.title, res)
     if not res.converged:
         info(f"warning: not every profile converged: {res.details}")
@@ -194,5 +202,5 @@ def run(args) -> int:
         write_json(json_path, payload)
     if plot_path is not None:
         _plot(plot_path, spec.title, exp, res)
-        info(f"wrote {plot_path}")
+        wrote_figure(plot_path)
     return 0

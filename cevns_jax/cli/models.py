@@ -15,7 +15,7 @@ kind (vector Z' or scalar), the U(1)' charges the CEvNS and (g-2) computations u
 quarks per generation (u- and d-type alike), neutrinos and charged leptons per flavour
 (e, mu, tau) — whether the charges are anomaly free (with right-handed neutrinos:
 c_1 + c_2 + c_3 = c_e + c_mu + c_tau and equal neutrino and charged-lepton charges), and a
-description. Conventions: docs/PHYSICS.md section 5 and cevns_jax.charges.
+description. Conventions: docs/physics.md section 5 and cevns_jax.charges.
 """
 
 
@@ -47,16 +47,18 @@ def model_table() -> list[dict]:
     rows = []
     for name, spec in MODELS.items():
         ch = spec.builder()
-        rows.append({
-            "name": name,
-            "kind": spec.kind,
-            "quark": np.asarray(ch.quark, dtype=float).tolist(),
-            "nu": np.asarray(ch.nu, dtype=float).tolist(),
-            "lepton": np.asarray(ch.lepton, dtype=float).tolist(),
-            "scalar": float(ch.scalar),
-            "anomaly_free": bool(anomaly_free(ch)),
-            "description": spec.description,
-        })
+        rows.append(
+            {
+                "name": name,
+                "kind": spec.kind,
+                "quark": np.asarray(ch.quark, dtype=float).tolist(),
+                "nu": np.asarray(ch.nu, dtype=float).tolist(),
+                "lepton": np.asarray(ch.lepton, dtype=float).tolist(),
+                "scalar": float(ch.scalar),
+                "anomaly_free": bool(anomaly_free(ch)),
+                "description": spec.description,
+            }
+        )
     return rows
 
 
@@ -64,11 +66,25 @@ def run(args) -> int:
     """Print the model table (and write it as JSON with ``--json``)."""
     json_path = check_output(args.json, "--json")
     rows = model_table()
-    headers = ["name", "kind", "Q'_q (gen 1,2,3)", "Q'_nu (e,mu,tau)", "Q'_l (e,mu,tau)",
-               "anomaly free", "description"]
+    headers = [
+        "name",
+        "kind",
+        "Q'_q (gen 1,2,3)",
+        "Q'_nu (e,mu,tau)",
+        "Q'_l (e,mu,tau)",
+        "anomaly free",
+        "description",
+    ]
     table = [
-        [r["name"], r["kind"], _charges_text(r["quark"]), _charges_text(r["nu"]),
-         _charges_text(r["lepton"]), "yes" if r["anomaly_free"] else "no", r["description"]]
+        [
+            r["name"],
+            r["kind"],
+            _charges_text(r["quark"]),
+            _charges_text(r["nu"]),
+            _charges_text(r["lepton"]),
+            "yes" if r["anomaly_free"] else "no",
+            r["description"],
+        ]
         for r in rows
     ]
     print(format_table(headers, table, left=len(headers)))

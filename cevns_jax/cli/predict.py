@@ -20,10 +20,12 @@ from ._common import (
     add_json,
     add_plot,
     build_experiment,
+    check_finite,
     check_output,
     format_table,
     info,
     write_json,
+    wrote_figure,
 )
 
 __all__ = ["register", "run", "DEFAULT_COMPARE"]
@@ -44,14 +46,19 @@ flux); with --model NAME --mass M --coupling G it is for that light mediator, sh
 to the SM.
 
 --plot FILE draws the energy and time projections of the prediction (CEvNS stacked by
-neutrino source) against the data: CsI coincidence minus anti-coincidence events with
-sqrt(C + AC) errors (the beam-related and neutrino-induced neutrons are stacked under the
-CEvNS); LAr data minus the released backgrounds with sqrt(N) errors, plus the released
-COHERENT CEvNS template as a dashed line.
+neutrino source) against the data minus backgrounds. By default (--backgrounds fitted) the
+backgrounds are those of the SM fit of the data (cevns-jax fit: CEvNS normalisation free,
+every background under its prior), so that the data points show what the fit attributes
+to CEvNS; --backgrounds nominal subtracts the nominal (unfitted) expectations instead and
+skips the fit. CsI: coincidence minus the (fitted) anti-coincidence steady state, with
+sqrt(C + AC) errors, and the (fitted) beam-related and neutrino-induced neutrons stacked
+under the CEvNS. LAr: data minus every (fitted) background with sqrt(N) errors, plus the
+released COHERENT CEvNS template as a dashed line. The legend and the box say which.
 
 --compare draws instead (to the --plot file) the CEvNS energy and time spectra of the SM
-and of several models (--models) at one mass and coupling (default M = 0.01 GeV, g = 1e-4),
-with their ratios to the SM, and adds their totals to the table and JSON.
+and of several models (--models, plus --model when given) at one mass and coupling
+(default M = 0.01 GeV, g = 1e-4), with their ratios to the SM, and adds their totals to the
+table and JSON.
 """
 
 _EPILOG = """\
@@ -105,7 +112,15 @@ def register(subparsers) -> None:
         "--models",
         nargs="+",
         metavar="NAME",
-        help=f"models for --compare (default: {' '.join(DEFAULT_COMPARE)})",
+        help=f"models for --compare (default: {' '.join(DEFAULT_COMPARE)}); --model NAME "
+        "is added to them",
+    )
+    p.add_argument(
+        "--backgrounds",
+        choices=("fitted", "nominal"),
+        default="fitted",
+        help="backgrounds subtracted from the data in the --plot figure: fitted (default; "
+        "from the SM fit of the data, ~10 s more) or nominal (the unfitted expectations)",
     )
     p.set_defaults(func=run)
 
@@ -140,6 +155,12 @@ def _validate(args):
     from ..errors import ConfigError
     from ..mediator import mediator
 
+    for option, value in (("--mass", args.mass), ("--coupling", args.coupling)):
+        if value is not None and not np.isfinite(value):
+            raise ConfigError(
+                f"{option} {value}: must be a finite number. Fix: pass e.g. "
+                f"{option} {'0.01' if option == '--mass' else '1e-4'}"
+            )
     model = None
     if args.model is not None:
         given = (("--mass", args.mass), ("--coupling", args.coupling))
@@ -156,7 +177,9 @@ def _validate(args):
     if args.compare:
         mass = _COMPARE_MASS_GEV if args.mass is None else args.mass
         g = _COMPARE_COUPLING if args.coupling is None else args.coupling
-        names = DEFAULT_COMPARE if args.models is None else args.models
+        names = list(DEFAULT_COMPARE if args.models is None else args.models)
+        if args.model is not None:
+            names.insert(0, args.model)  # --model is drawn too, not ignored
         compare = (mass, g, {n: mediator(n, mass, g) for n in dict.fromkeys(names)})
     return model, compare
 
@@ -178,8 +201,11 @@ def _print_table(title, exp, sm, model, model_counts, backgrounds, released) -> 
     headers = ["", "SM"]
     if model is not None:
         headers.append(f"{model[0]} (M = {_mass_text(model[1])}, g = {model[2]:g})")
-    label = {"nu_e": "CEvNS nu_e (delayed)", "nu_mu": "CEvNS nu_mu (prompt)",
-             "nubar_mu": "CEvNS anti-nu_mu (delayed)"}
+    label = {
+        "nu_e": "CEvNS nu_e (delayed)",
+        "nu_mu": "CEvNS nu_mu (prompt)",
+        "nubar_mu": "CEvNS anti-nu_mu (delayed)",
+    }
     rows = [[label.get(s, s)] + [_fmt(c[i].sum()) for c in cols] for i, s in enumerate(SOURCES)]
     rows.append(["CEvNS total"] + [_fmt(c.sum()) for c in cols])
     bkg_total = sum(float(v.sum()) for v in backgrounds.values())
@@ -189,8 +215,10 @@ def _print_table(title, exp, sm, model, model_counts, backgrounds, released) -> 
     rows.append(["observed"] + [f"{exp.observed.sum():,.0f}"] * len(cols))
     e, t = np.asarray(exp.e_edges), np.asarray(exp.t_edges)
     print(f"{title}: expected counts in the analysis region, after all efficiencies")
-    print(f"({len(e) - 1} energy bins {e[0]:g}-{e[-1]:g} {exp.e_unit} x {len(t) - 1} time "
-          f"bins {t[0]:g}-{t[-1]:g} us)\n")
+    print(
+        f"({len(e) - 1} energy bins {e[0]:g}-{e[-1]:g} {exp.e_unit} x {len(t) - 1} time "
+        f"bins {t[0]:g}-{t[-1]:g} us)\n"
+    )
     print(format_table(headers, rows))
     print(f"\nCOHERENT SM CEvNS prediction: {COHERENT[exp.name].sm_text}")
     if released is not None:
@@ -201,8 +229,15 @@ def _print_compare(sm_total, compare, results) -> None:
     mass, g, _ = compare
     rows = [["SM", "-", "-", _fmt(sm_total), "1.000"]]
     for name, counts in results.items():
-        rows.append([name, _mass_text(mass), f"{g:g}", _fmt(counts.sum()),
-                     f"{counts.sum() / sm_total:.3f}"])
+        rows.append(
+            [
+                name,
+                _mass_text(mass),
+                f"{g:g}",
+                _fmt(counts.sum()),
+                f"{counts.sum() / sm_total:.3f}",
+            ]
+        )
     print("\n" + format_table(["model", "M", "g", "CEvNS total", "ratio to SM"], rows))
 
 
@@ -215,43 +250,76 @@ def _data_for_plot(exp, backgrounds, *, subtract_all: bool):
         label = "data: coincidence − anti-coincidence"
         if subtract_all:
             data = data - backgrounds["brn"] - backgrounds["nin"]
-            label = "data − backgrounds (AC, BRN, NIN)"
+            label = "data − nominal backgrounds (AC, BRN, NIN)"
         return data, obs + ss, label
     bkg = sum(backgrounds.values())
-    return obs - bkg, obs, "data − backgrounds"
+    return obs - bkg, obs, "data − nominal backgrounds"
 
 
-def _plot_prediction(path, title, exp, sm, model, model_counts, backgrounds, released):
+def _fitted_backgrounds(fit) -> dict[str, np.ndarray]:
+    """Backgrounds at the SM best fit (every fitted component but CEvNS)."""
+    return {k: np.asarray(v) for k, v in fit.fitted_components.items() if k != "cevns"}
+
+
+def _plot_prediction(path, title, exp, sm, model, model_counts, backgrounds, released, fit=None):
+    """Prediction vs data; ``fit`` (an SMFit) gives the backgrounds subtracted and stacked,
+    else the nominal ones are used, and the labels say which."""
     from .. import plotting
 
     counts = sm if model is None else model_counts
-    data, var, data_label = _data_for_plot(exp, backgrounds, subtract_all=False)
+    which = "nominal" if fit is None else "fitted"
+    bkg = backgrounds if fit is None else _fitted_backgrounds(fit)
+    obs = np.asarray(exp.observed)
     stack = {}
     if exp.name == "csi2021":
-        stack["BRN"] = backgrounds["brn"]
-        stack["NIN"] = backgrounds["nin"]
+        data, var = obs - bkg["ss"], obs + np.asarray(backgrounds["ss"])
+        data_label = f"data: coincidence − {which} anti-coincidence"
+        stack[f"BRN ({which})"] = bkg["brn"]
+        stack[f"NIN ({which})"] = bkg["nin"]
+    else:
+        data, var = obs - sum(bkg.values()), obs
+        data_label = f"data − {which} backgrounds"
     from ..flux import SOURCES
 
     for label, c in zip(plotting.stack_labels(SOURCES), counts, strict=True):
         stack[label] = c
-    neutrons = stack.get("BRN", 0.0) + stack.get("NIN", 0.0)
+    neutrons = sum((v for k, v in stack.items() if k.startswith(("BRN", "NIN"))), 0.0)
     lines = {}
     what = "SM"
     if model is not None:
         what = f"{plotting.model_label(model[0])} (M = {_mass_text(model[1])}, g = {model[2]:g})"
         lines["SM prediction" + (" + BRN + NIN" if exp.name == "csi2021" else "")] = (
-            sm.sum(axis=0) + neutrons, "-")
+            sm.sum(axis=0) + neutrons,
+            "-",
+        )
     if released is not None:
         lines[f"COHERENT CEvNS template ({released.sum():.0f})"] = (released, "--")
-    note_rows = [("CEvNS", counts.sum())]
+    note_rows = [("CEvNS predicted", f"{counts.sum():8.1f}")]
+    if fit is not None:
+        note_rows.append(("CEvNS SM fit", f"{fit.cevns_fitted:8.1f} ± {fit.cevns_fitted_err:.1f}"))
     if exp.name == "csi2021":
-        note_rows.append(("BRN+NIN", np.sum(neutrons)))
-    note = "\n".join(f"{k:<8}{v:8.1f}" for k, v in note_rows)
-    note += f"\n{'data':<8}{data.sum():8.1f} ± {np.sqrt(var.sum()):.1f}"
-    plotting.plot_prediction(
-        path, title=f"{title}: {what} prediction vs data", e_edges=np.asarray(exp.e_edges),
-        t_edges=np.asarray(exp.t_edges), e_unit=exp.e_unit, stack=stack, data=data,
-        data_variance=var, data_label=data_label, lines=lines, note=note,
+        note_rows.append((f"BRN+NIN {which}", f"{np.sum(neutrons):8.1f}"))
+    signal = data.sum() - (np.sum(neutrons) if exp.name == "csi2021" else 0.0)
+    note_rows.append((f"data − {which} bkg", f"{signal:8.1f} ± {np.sqrt(var.sum()):.1f}"))
+    width = max(len(k) for k, _ in note_rows)
+    note = "\n".join(f"{k:<{width}} {v}" for k, v in note_rows)
+    subtitle = (
+        "backgrounds from the SM fit of the data"
+        if fit is not None
+        else "nominal (unfitted) backgrounds"
+    )
+    return plotting.plot_prediction(
+        path,
+        title=f"{title}: {what} prediction vs data ({subtitle})",
+        e_edges=np.asarray(exp.e_edges),
+        t_edges=np.asarray(exp.t_edges),
+        e_unit=exp.e_unit,
+        stack=stack,
+        data=data,
+        data_variance=var,
+        data_label=data_label,
+        lines=lines,
+        note=note,
     )
 
 
@@ -262,11 +330,15 @@ def _plot_compare(path, title, exp, sm, compare, results, backgrounds):
     data, var, label = _data_for_plot(exp, backgrounds, subtract_all=True)
     plotting.plot_compare(
         path,
-        title=f"{title}: CEvNS for the SM and light mediators (M = {_mass_text(mass)}, "
-        f"g = {g:g})",
-        e_edges=np.asarray(exp.e_edges), t_edges=np.asarray(exp.t_edges), e_unit=exp.e_unit,
-        sm=sm.sum(axis=0), models={n: c.sum(axis=0) for n, c in results.items()},
-        data=data, data_variance=var, data_label=label,
+        title=f"{title}: CEvNS for the SM and light mediators (M = {_mass_text(mass)}, g = {g:g})",
+        e_edges=np.asarray(exp.e_edges),
+        t_edges=np.asarray(exp.t_edges),
+        e_unit=exp.e_unit,
+        sm=sm.sum(axis=0),
+        models={n: c.sum(axis=0) for n, c in results.items()},
+        data=data,
+        data_variance=var,
+        data_label=label,
     )
 
 
@@ -275,7 +347,7 @@ def run(args) -> int:
     """Run ``cevns-jax predict`` on parsed arguments; returns the exit code."""
     model, compare = _validate(args)
     json_path = check_output(args.json, "--json")
-    plot_path = check_output(args.plot, "--plot")
+    plot_path = check_output(args.plot, "--plot", figure=True)
 
     import equinox as eqx
 
@@ -293,6 +365,16 @@ def run(args) -> int:
         results = {n: np.asarray(counts_fn(exp, m)) for n, m in compare[2].items()}
     backgrounds = {k: np.asarray(v) for k, v in exp.backgrounds.templates(exp, 0.0).items()}
     released = np.asarray(exp.backgrounds.cevns_released()) if exp.name == "lar2020" else None
+    checked = {"the SM counts": sm, **{f"the {n} counts": c for n, c in results.items()}}
+    if model is not None:
+        checked[f"the {model[0]} counts"] = model_counts
+    check_finite(
+        checked,
+        "predict",
+        "use a smaller coupling or a mass nearer the "
+        "momentum transfer (1e-3..10 GeV); the inputs were "
+        f"--model {args.model} --mass {args.mass} --coupling {args.coupling}",
+    )
 
     _print_table(spec.title, exp, sm, model, model_counts, backgrounds, released)
     if compare is not None:
@@ -312,7 +394,8 @@ def run(args) -> int:
                 "energy_unit": exp.e_unit,
                 "time_edges_us": np.asarray(exp.t_edges),
             },
-            "model": {"name": "SM", "kind": "standard model"} if model is None
+            "model": {"name": "SM", "kind": "standard model"}
+            if model is None
             else _model_info(*model[:3]),
             "published_sm_prediction": COHERENT[exp.name].sm_text,
             "counts_2d": {
@@ -331,8 +414,11 @@ def run(args) -> int:
                 "mass_gev": compare[0],
                 "coupling": compare[1],
                 "models": {
-                    n: {"cevns_total": c.sum(), "ratio_to_sm": c.sum() / sm.sum(),
-                        "cevns_by_flavour": _by_source(c)}
+                    n: {
+                        "cevns_total": c.sum(),
+                        "ratio_to_sm": c.sum() / sm.sum(),
+                        "cevns_by_flavour": _by_source(c),
+                    }
                     for n, c in results.items()
                 },
             }
@@ -343,6 +429,7 @@ def run(args) -> int:
             "mass_gev": args.mass,
             "coupling": args.coupling,
             "compare": bool(args.compare),
+            "figure_backgrounds": args.backgrounds if plot_path is not None else None,
             "compare_models": list(compare[2]) if compare else None,
         }
         payload["provenance"] = provenance(config, spec.data_files, args.data_dir)
@@ -352,9 +439,19 @@ def run(args) -> int:
         if compare is not None:
             _plot_compare(plot_path, spec.title, exp, sm, compare, results, backgrounds)
         else:
-            _plot_prediction(plot_path, spec.title, exp, sm, model, model_counts, backgrounds,
-                             released)
-        info(f"wrote {plot_path}")
+            fit = None
+            if args.backgrounds == "fitted":
+                from ..fit import fit_sm
+
+                info(
+                    "SM fit of the data for the backgrounds of the figure "
+                    "(--backgrounds nominal skips it)"
+                )
+                fit = fit_sm(exp)
+            _plot_prediction(
+                plot_path, spec.title, exp, sm, model, model_counts, backgrounds, released, fit
+            )
+        wrote_figure(plot_path)
     elif compare is not None:
         info("--compare: no figure written (pass --plot FILE for the spectra figure)")
     return 0

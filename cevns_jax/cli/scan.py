@@ -19,6 +19,7 @@ from ._common import (
     format_table,
     info,
     write_json,
+    wrote_figure,
 )
 
 __all__ = ["register", "run", "default_out"]
@@ -26,6 +27,7 @@ __all__ = ["register", "run", "default_out"]
 _DATA_TITLES = {"csi": "COHERENT CsI[Na] 2021", "lar": "COHERENT CENNS-10 LAr 2020",
                 "csi+lar": "COHERENT CsI[Na] 2021 + LAr 2020"}
 _N_BAND = 400  # masses of the (g-2)_mu band curve
+_MAX_POINTS = 2000  # per grid axis
 
 _DESCRIPTION = """\
 Scan the profiled chi2 of one light mediator on a (mass, coupling) grid and draw the
@@ -121,10 +123,16 @@ def _validate(args):
     charges = get_model(args.model)
     if args.n_mass < 1 or args.n_g < 2:
         raise ConfigError(f"--n-mass must be >= 1 and --n-g >= 2, got {args.n_mass}, {args.n_g}")
+    if args.n_mass > _MAX_POINTS or args.n_g > _MAX_POINTS:
+        raise ConfigError(
+            f"--n-mass {args.n_mass} / --n-g {args.n_g}: at most {_MAX_POINTS} each (a "
+            f"{_MAX_POINTS} x {_MAX_POINTS} grid already takes days). Fix: use fewer points "
+            "or a narrower --mass-range/--g-range"
+        )
     m_lo, m_hi = args.mass_range
     g_lo, g_hi = default_coupling_range(charges) if args.g_range is None else args.g_range
     for option, lo, hi in (("--mass-range", m_lo, m_hi), ("--g-range", g_lo, g_hi)):
-        if not (0.0 < lo and np.isfinite(hi)):
+        if not (0.0 < lo and np.isfinite(lo) and np.isfinite(hi)):
             raise ConfigError(f"{option} {lo:g} {hi:g}: both ends must be positive and finite")
         if not lo < hi:
             raise ConfigError(f"{option} {lo:g} {hi:g}: the first value must be the smaller")
@@ -227,7 +235,7 @@ def run(args) -> int:
     out_path = check_output(args.out or default_out(args.model, args.data), "--out")
     csv_path = check_output(args.csv, "--csv")
     json_path = check_output(args.json, "--json")
-    plot_path = check_output(args.plot, "--plot")
+    plot_path = check_output(args.plot, "--plot", figure=True)
 
     from ..provenance import provenance
     from ..scan import DELTA_CHI2_2D, load_scan, scan_grid
@@ -288,7 +296,7 @@ def run(args) -> int:
         })
     if plot_path is not None:
         _plot(plot_path, args, charges, res, summary, title)
-        info(f"wrote {plot_path}")
+        wrote_figure(plot_path)
     return 0
 
 

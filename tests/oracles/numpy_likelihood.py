@@ -28,27 +28,24 @@ nuisances, so its analytic gradient (a matrix product) is passed to Minuit.
 
 Usage::
 
-    import numpy_likelihood as nl, numpy_reference as ref
+    from oracles import numpy_likelihood as nl, numpy_reference as ref  # tests/ on sys.path
     csi, lar = nl.csi_data(data_dir), nl.lar_data(data_dir)
     nl.chi2_csi(np.zeros(9), nl.csi_point(csi, ref.SM), csi)     # χ² at nominal nuisances
     nl.profiled_chi2(ref.SM, {"csi": csi, "lar": lar}, "csi+lar").fval
 """
 
 import dataclasses
-import sys
-from pathlib import Path
 
 import numpy as np
 from iminuit import Minuit
 from scipy.special import gammainc
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import numpy_reference as ref  # noqa: E402
+from cevns_jax.csi2021 import build_csi2021  # (inputs only)
+from cevns_jax.datasets import load_csi2021
+from cevns_jax.lar2020 import LAR_SYSTEMATICS, build_lar2020  # (inputs only)
+from cevns_jax.likelihood_csi import POSITIVE_SCALE  # (a constant only)
 
-from cevns_jax.csi2021 import build_csi2021  # noqa: E402  (inputs only)
-from cevns_jax.datasets import load_csi2021  # noqa: E402
-from cevns_jax.lar2020 import LAR_SYSTEMATICS, build_lar2020  # noqa: E402  (inputs only)
-from cevns_jax.likelihood_csi import POSITIVE_SCALE  # noqa: E402  (a constant only)
+from . import numpy_reference as ref
 
 __all__ = [
     "CSI_NAMES",
@@ -71,11 +68,11 @@ __all__ = [
     "profiled_chi2",
 ]
 
-#: CsI nuisance names and prior widths (PHYSICS.md §8; timing widths as CsISettings).
+#: CsI nuisance names and prior widths (docs/physics.md §8; timing widths as CsISettings).
 CSI_NAMES = ("eta_cevns", "eta_brn", "eta_nin", "eta_ss", "theta_qf0", "theta_qf1",
              "theta_eff", "dt_cevns_us", "dt_neutron_us")  # fmt: skip
 CSI_WIDTHS = np.array([0.12, 0.25, 0.35, 0.021, 1.0, 1.0, 1.0, 0.05, 0.1])
-#: LAr nuisance names and prior widths (PHYSICS.md §8).
+#: LAr nuisance names and prior widths (docs/physics.md §8).
 LAR_COMPONENTS = ("cevns", "brn_prompt", "brn_delayed", "ss")
 LAR_NAMES = tuple(f"eta_{c}" for c in LAR_COMPONENTS) + tuple(f"eps_{s}" for s in LAR_SYSTEMATICS)
 LAR_WIDTHS = np.array([0.13, 0.32, 1.0, 0.0079] + [1.0] * len(LAR_SYSTEMATICS))
@@ -347,6 +344,8 @@ def profiled_chi2(model: ref.NewPhysics, data: dict, which: str = "csi", **kw) -
 
 
 if __name__ == "__main__":
+    import sys
+
     import jax
 
     jax.config.update("jax_enable_x64", True)  # building the experiments needs float64

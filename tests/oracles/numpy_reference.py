@@ -1,6 +1,6 @@
 """Independent NumPy/SciPy reference for the expected CEvNS counts of CsI 2021 and LAr 2020.
 
-Written from docs/PHYSICS.md, not from ``cevns_jax``'s compute modules: it shares only the
+Written from docs/physics.md, not from ``cevns_jax``'s compute modules: it shares only the
 release-file loaders (:mod:`cevns_jax.datasets`). It is the second method behind
 ``tests/test_numpy_reference.py`` and the baseline of ``bench_rates.py``.
 
@@ -13,7 +13,7 @@ What is done differently from ``cevns_jax``:
 * Helm form factor through ``scipy.special.spherical_jn``;
 * arrival times through ``scipy.stats.exponnorm`` (exponentially modified Gaussian);
 * Z'-photon kinetic mixing: Gauss-Legendre quadrature of the Feynman-parameter integral;
-* constants typed in here from PHYSICS.md §10.
+* constants typed in here from docs/physics.md §10.
 
 What is deliberately the same: the discretisation (midpoint recoil-energy grid from 0 to the
 largest kinematic end point, PE / keVee sub-bins with the efficiency at their centres, 10 ns
@@ -50,7 +50,7 @@ __all__ = [
     "discretisation_check",
 ]
 
-# --- constants (PHYSICS.md §10), MeV / us / fm / cm --------------------------------------
+# --- constants (docs/physics.md §10), MeV / us / fm / cm --------------------------------------
 GF = 1.1663788e-11  # MeV^-2
 ALPHA = 1.0 / 137.035999
 ME, MMU, MTAU = 0.51099895, 105.6583755, 1776.86  # MeV
@@ -174,7 +174,7 @@ def _fluence(n_pot, r, distance_m):
 
 # --- detectors ------------------------------------------------------------------------------
 def csi2021_setup(data_dir=None, *, n_recoil=480, pulse_mean_us=0.565) -> Setup:
-    """CsI[Na] 2021 (PHYSICS.md §3-4): Gamma smearing, sigmoid efficiency, time efficiency."""
+    """CsI[Na] 2021 (docs/physics.md §3-4): Gamma smearing, sigmoid efficiency, time efficiency."""
     rel = load_csi2021(data_dir)
     pe_edges = np.array([0, 8, 12, 16, 20, 24, 32, 40, 50, 60], float)
     t_edges = np.array([0, 0.125, 0.25, 0.375, 0.5, 0.625, 0.75, 0.875, 1, 2, 4, 6])
@@ -198,9 +198,21 @@ def csi2021_setup(data_dir=None, *, n_recoil=480, pulse_mean_us=0.565) -> Setup:
     )
     n_mol = 14.6e3 / 259.81 * NA
     return Setup(
-        "csi2021", Z, N, mass, np.array([4.821, 4.766]), np.array([5.01, 4.94]),
-        np.array([n_mol, n_mol]), _fluence(3.198e23, 0.0848, 19.3), T, dT, response,
-        t_fine, t_weight, pulse_mean_us, 0.15,
+        "csi2021",
+        Z,
+        N,
+        mass,
+        np.array([4.821, 4.766]),
+        np.array([5.01, 4.94]),
+        np.array([n_mol, n_mol]),
+        _fluence(3.198e23, 0.0848, 19.3),
+        T,
+        dT,
+        response,
+        t_fine,
+        t_weight,
+        pulse_mean_us,
+        0.15,
     )
 
 
@@ -220,10 +232,21 @@ def lar2020_setup(data_dir=None, *, n_recoil=600) -> Setup:
     response = _sum_into(prob * eff, owner, len(rel.e_edges) - 1)
     t_fine, t_weight = _time_weight(rel.t_edges, np.ones_like)
     return Setup(
-        "lar2020", Z, N, mass, np.array([3.448]), np.array([3.55]),
+        "lar2020",
+        Z,
+        N,
+        mass,
+        np.array([3.448]),
+        np.array([3.55]),
         np.array([p.mass_kg * 1e3 / 39.9623831 * NA]),
-        _fluence(p.pot, p.nu_per_flavor_per_pot, p.distance_m), T, dT, response,
-        t_fine, t_weight, p.pot_trace_mean_ns * 1e-3, p.pot_trace_width_ns * 1e-3,
+        _fluence(p.pot, p.nu_per_flavor_per_pot, p.distance_m),
+        T,
+        dT,
+        response,
+        t_fine,
+        t_weight,
+        p.pot_trace_mean_ns * 1e-3,
+        p.pot_trace_width_ns * 1e-3,
     )
 
 
@@ -266,8 +289,14 @@ def _charges(setup: Setup, model: NewPhysics):
         dgvp = -math.sqrt(2) * ALPHA * g2 * model.nu[fl] * pi_mix * prop / (math.pi * GF)
         Q.append((gvp[fl] + dgvp) * zf + GVN * nf + tree)
     S = (
-        M**2 * T / (4 * math.pi) * g2**2 * model.scalar**2 * SIGMA_OVER_MUD**2
-        * (zf + nf) ** 2 * prop**2
+        M**2
+        * T
+        / (4 * math.pi)
+        * g2**2
+        * model.scalar**2
+        * SIGMA_OVER_MUD**2
+        * (zf + nf) ** 2
+        * prop**2
     )
     return np.stack(Q), S
 
