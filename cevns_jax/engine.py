@@ -25,7 +25,14 @@ from .mediator import Mediator
 from .profile import ProfileResult
 from .rates import recoil_components, recoil_spectrum
 
-__all__ = ["BLOCK_COUPLINGS", "BLOCK_ROWS", "as_joint", "profile_rows", "profiled_chi2"]
+__all__ = [
+    "BLOCK_COUPLINGS",
+    "BLOCK_ROWS",
+    "as_joint",
+    "profile_rows",
+    "profiled_chi2",
+    "rows_per_block",
+]
 
 #: Default block: rows per compiled call (a multiple of the device count is used).
 BLOCK_ROWS = 64
@@ -60,10 +67,19 @@ def _block(lik: AbstractLikelihood, charges: U1Charges, masses, couplings):
     return jax.vmap(row)(charges, masses, couplings)
 
 
+def rows_per_block(
+    n_couplings: int, block_rows: int = BLOCK_ROWS, block_couplings: int = BLOCK_COUPLINGS
+) -> int:
+    """How many rows of ``n_couplings`` couplings fill one compiled block (at least 1)."""
+    return max(1, block_rows // -(-n_couplings // block_couplings))
+
+
 def _stack_rows(charges: U1Charges, n_rows: int) -> U1Charges:
     if np.ndim(charges.quark) == 2:  # already stacked: (R, 3)
         return jax.tree.map(jnp.asarray, charges)
-    return jax.tree.map(lambda x: jnp.broadcast_to(jnp.asarray(x), (n_rows,) + np.shape(x)), charges)
+    return jax.tree.map(
+        lambda x: jnp.broadcast_to(jnp.asarray(x), (n_rows,) + np.shape(x)), charges
+    )
 
 
 def _sharding(n_rows: int):
@@ -124,7 +140,7 @@ def profile_rows(
     for b in tqdm(range(n_blocks), disable=not progress, unit="block", dynamic_ncols=True):
         idx = sub_row[b * block_rows : (b + 1) * block_rows]
         args = (
-            jax.tree.map(lambda x: x[idx], rows_charges),
+            jax.tree.map(lambda x, i=idx: x[i], rows_charges),
             jnp.asarray(masses[idx]),
             jnp.asarray(sub_g[b * block_rows : (b + 1) * block_rows]),
         )

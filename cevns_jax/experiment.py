@@ -22,8 +22,12 @@ __all__ = ["Experiment", "ShapeParams", "AbstractBackgrounds", "recoil_grid"]
 class AbstractBackgrounds(eqx.Module):
     """Background model of one experiment: ``templates(dt_us)`` -> dict of (n_e, n_t)."""
 
-    def templates(self, dt_us) -> dict[str, Array]:
+    def templates(self, exp, dt_us=0.0) -> dict[str, Array]:
         raise NotImplementedError
+
+    def reference_cevns(self) -> Array | None:
+        """A CEvNS template released with the data (n_e, n_t), or ``None`` (default)."""
+        return None
 
 
 class Experiment(eqx.Module):

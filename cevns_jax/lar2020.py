@@ -74,6 +74,10 @@ class LArBackgrounds(AbstractBackgrounds):
         """(n_e, n_t) released CEvNS template summed over F90."""
         return jnp.sum(self.cevns_released_3d, axis=1)
 
+    def reference_cevns(self) -> Array:
+        """The released CEvNS template, (n_e, n_t) (for comparison figures)."""
+        return self.cevns_released()
+
     def cevns_3d(self, counts_2d: Array) -> Array:
         """Spread (..., n_e, n_t) CEvNS counts over F90 with the released CEvNS F90 shape
         of each energy bin (the energy-integrated shape where the template is empty):

@@ -50,6 +50,8 @@ class AbstractLikelihood(eqx.Module):
     solver: eqx.AbstractVar[AbstractSolver]
     #: whether the profile varies log(a_CEvNS) instead of a_CEvNS (keeps it > 0)
     log_cevns: eqx.AbstractClassVar[bool]
+    #: component name -> label for tables and figures
+    component_labels: eqx.AbstractClassVar[dict]
 
     # --- what each implementation defines -------------------------------------------------
     @property
@@ -71,6 +73,11 @@ class AbstractLikelihood(eqx.Module):
 
     def components(self, nu: Array, signal: Array) -> dict[str, Array]:
         """Predicted counts (n_e, n_t) of each component at nuisances ``nu``."""
+        raise NotImplementedError
+
+    def subtracted_variance(self) -> Array:
+        """(n_e, n_t) variance of the observed counts minus the steady-state template (for
+        figures of data − steady state)."""
         raise NotImplementedError
 
     def data_chi2(self, expected: Array) -> Array:

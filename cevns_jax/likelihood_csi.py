@@ -116,6 +116,7 @@ class CsILikelihood(AbstractLikelihood):
     neutron_time: PolyTable
     solver: AbstractSolver
     log_cevns = True
+    component_labels = {"cevns": "CEvNS", "brn": "BRN", "nin": "NIN", "ss": "steady state"}
 
     def __init__(
         self,
@@ -229,6 +230,11 @@ class CsILikelihood(AbstractLikelihood):
         for i, row in ((0, row_a), (n - 2, row_c), (n - 1, row_n)):
             h = h + jnp.outer(basis[i], row) + jnp.outer(row, basis[i])
         return h
+
+    def subtracted_variance(self) -> Array:
+        """Variance of data − steady state: C and AC are independent Poisson samples of
+        equal live time."""
+        return self.experiment.observed + self.experiment.backgrounds.ss
 
     def data_chi2(self, expected: Array) -> Array:
         return poisson_chi2(self.experiment.observed, expected)

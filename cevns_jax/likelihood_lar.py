@@ -87,6 +87,10 @@ class LArLikelihood(AbstractLikelihood):
     settings: LArSettings
     solver: AbstractSolver
     log_cevns = False
+    component_labels = {
+        "cevns": "CEvNS", "brn_prompt": "prompt BRN", "brn_delayed": "delayed BRN",
+        "ss": "steady state",
+    }  # fmt: skip
 
     def __init__(
         self,
@@ -145,6 +149,10 @@ class LArLikelihood(AbstractLikelihood):
     def curvature(self, nu: Array, signal: Array, weights: Array) -> Array:
         """Zero: the prediction is linear in the nuisances."""
         return jnp.zeros((nu.shape[0], nu.shape[0]), dtype=nu.dtype)
+
+    def subtracted_variance(self) -> Array:
+        """Variance of data − steady state: the χ²'s own σ_ij²."""
+        return self.variance()
 
     def data_chi2(self, expected: Array) -> Array:
         return gaussian_chi2(self.experiment.observed, expected, self.variance())

@@ -109,7 +109,11 @@ EXPERIMENTS: dict[str, ExperimentEntry] = {
 _BY_KEY = {e.key: e for e in EXPERIMENTS.values()}
 
 #: Data sets: name -> experiment keys whose χ² add (independent nuisances).
-DATASETS: dict[str, tuple[str, ...]] = {"csi": ("csi",), "lar": ("lar",), "csi+lar": ("csi", "lar")}
+DATASETS: dict[str, tuple[str, ...]] = {
+    "csi": ("csi",),
+    "lar": ("lar",),
+    "csi+lar": ("csi", "lar"),
+}
 
 
 def entry(name_or_key: str) -> ExperimentEntry:
@@ -176,4 +180,3 @@ def build_likelihood(
         exp = e.builder(data_dir) if exp is None else exp
         parts.append(e.likelihood(exp, settings.get(e.key, settings.get(e.name))))
     return JointLikelihood(tuple(parts))
-

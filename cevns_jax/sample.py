@@ -1,24 +1,26 @@
 """Bayesian sampling of the COHERENT likelihoods with numpyro's NUTS.
 
-The models reuse the χ² functions of the fits (:func:`~cevns_jax.likelihood.twice_nll_csi`,
-:func:`~cevns_jax.likelihood.twice_nll_lar`); there is no second likelihood.
+The models reuse the likelihoods of the fits (:class:`~cevns_jax.likelihood.AbstractLikelihood`);
+there is no second likelihood.
 
 Priors and the χ² — no double counting:
 
-* every nuisance is a ``numpyro.sample`` site with its Gaussian prior, Normal(0, σ) with σ
-  from the likelihood settings (``settings.widths()``); a nuisance without prior (σ = inf,
-  e.g. after ``settings.free_cevns()``) gets a wide Normal(0, ``free_width``) instead;
-* the likelihood is ``numpyro.factor("loglike", -0.5 * χ²_data)`` where χ²_data is the fit's
-  χ² evaluated with every prior width set to inf (:func:`likelihood_settings`), i.e.
-  *without* its Gaussian prior terms, which the sample sites already carry.
+* every nuisance is a ``numpyro.sample`` site with its Gaussian prior, Normal(nominal, σ)
+  with σ from the likelihood (``lik.widths()``); a nuisance without prior (σ = inf, e.g.
+  after ``settings.free_cevns()``) gets a wide Normal(nominal, ``free_width``) instead;
+* the likelihood is ``numpyro.factor("loglike", -0.5 * χ²_data)`` with χ²_data the
+  likelihood's data term (:meth:`~cevns_jax.likelihood.AbstractLikelihood.data_chi2` of the
+  predicted counts), i.e. the fit's χ² *without* its prior terms, which the sample sites
+  already carry.
 
 Hence, at any point, log p(θ, ν | data) = −χ²_fit(θ, ν)/2 + log π(θ) + const, where χ²_fit
 is the χ² of the profile-likelihood fits (priors included), π(θ) the prior of the physics
-parameters and const = Σ_i (−ln σ_i − ln √(2π)) over the nuisance components (plus the
-wide-prior term of free nuisances). ``tests/test_sample.py`` checks this identity.
+parameters and const = Σ_i (−ln σ_i − ln √(2π)) over the nuisances (plus the wide-prior
+term of free nuisances). ``tests/test_sample.py`` checks this identity.
 
-Models (each a plain numpyro model; the arrays it reads are arguments, so with
-``jit_model_args=True`` a new experiment, charge model or mass reuses the compiled sampler):
+Models (plain numpyro models; the arrays they read are arguments, so with
+``jit_model_args=True`` a new likelihood of the same kinds, charge model or mass reuses the
+compiled sampler):
 
 * :func:`sm_model` — the Standard Model with the CEvNS normalisation μ (counts relative to
   the nominal SM prediction, shape nuisances applied on top) as the parameter of interest,
@@ -26,16 +28,17 @@ Models (each a plain numpyro model; the arrays it reads are arguments, so with
 * :func:`mediator_model` — a light mediator of given charges, log10 g (or g) uniform, mass
   fixed or log-uniform; the CEvNS normalisation keeps its prior.
 
-Site names: nuisances ``"<kind>_<field>"`` (e.g. ``"csi_eta_brn"``, the vector
-``"csi_theta"``; kinds ``"csi"``/``"lar"``), physics ``"<kind>_mu"``, ``"log10_g"`` /
-``"g"``, ``"log10_mass_mev"``; deterministic ``"<kind>_n_cevns"`` (SM), ``"g"`` /
-``"log10_g"``, ``"mass_mev"`` and ``"chi2_data"``. :func:`run_nuts` runs NUTS and returns
-numpy samples and diagnostics.
+Both take a dict ``key -> likelihood`` (registry keys ``"csi"``, ``"lar"``; e.g.
+``{p: ...}`` from :func:`cevns_jax.registry.build_likelihood`'s parts). Site names:
+nuisances ``"<key>_<nuisance name>"`` (e.g. ``"csi_norm_brn"``, ``"csi_theta_eff"``),
+physics ``"<key>_mu"``, ``"log10_g"`` / ``"g"``, ``"log10_mass_mev"``; deterministic
+``"<key>_n_cevns"`` (SM), ``"g"`` / ``"log10_g"``, ``"mass_mev"`` and ``"chi2_data"``.
+:func:`run_nuts` runs NUTS and returns numpy samples and diagnostics.
 
 Example:
     >>> model = sm_model()                                            # doctest: +SKIP
     >>> res = run_nuts(model, jax.random.key(0), 300, 500,
-    ...                model_args=({"csi": csi},))                     # doctest: +SKIP
+    ...                model_args=({"csi": csi_lik},))                 # doctest: +SKIP
     >>> res.samples["csi_n_cevns"].mean(), res.diagnostics["num_divergences"]  # doctest: +SKIP
 """
 
@@ -54,16 +57,9 @@ from numpyro.infer import MCMC, NUTS, init_to_median
 
 from .charges import U1Charges
 from .errors import ConfigError
-from .experiment import Experiment
-from .likelihood import (
-    default_settings,
-    experiment_kind,
-    twice_nll_csi,
-    twice_nll_lar,
-    zero_nuisances,
-)
+from .likelihood import CEVNS, AbstractLikelihood
 from .mediator import Mediator, standard_model
-from .rates import counts_from_spectrum, recoil_spectrum
+from .rates import recoil_spectrum
 
 __all__ = [
     "CHAIN_METHODS",
@@ -71,159 +67,126 @@ __all__ = [
     "NUTSResult",
     "credible_upper",
     "data_chi2",
-    "likelihood_settings",
     "mediator_model",
     "run_nuts",
     "sample_nuisances",
     "sm_model",
 ]
 
-#: Prior width given to nuisances without a prior (infinite width in the settings).
+#: Prior width given to nuisances without a prior (infinite width).
 FREE_WIDTH = 10.0
 #: ``chain_method`` values accepted by :func:`run_nuts`.
 CHAIN_METHODS = ("sequential", "vectorized", "parallel")
-_TWICE_NLL = {"csi": twice_nll_csi, "lar": twice_nll_lar}
 
 
-def likelihood_settings(settings):
-    """The same settings with every prior width (``sigma_*`` field) set to inf.
+def sample_nuisances(key: str, lik: AbstractLikelihood, *, free_width=FREE_WIDTH, fixed=None):
+    """Sample one likelihood's nuisances from their Gaussian priors (inside a model).
 
-    The χ² functions then return the data term only (their Gaussian prior terms vanish,
-    with zero gradient); other options (e.g. ``ss_sample_ratio``, ``neutron_interp``)
-    are kept.
-    """
-    names = [f.name for f in dataclasses.fields(settings) if f.name.startswith("sigma_")]
-    return eqx.tree_at(
-        lambda s: [getattr(s, n) for n in names],
-        settings,
-        [jnp.full_like(getattr(settings, n), jnp.inf) for n in names],
-    )
-
-
-def _settings_for(kind: str, settings: Mapping | None):
-    s = None if settings is None else settings.get(kind)
-    return default_settings(kind) if s is None else s
-
-
-def sample_nuisances(kind: str, exp: Experiment, settings, *, free_width=FREE_WIDTH, fixed=None):
-    """Sample one experiment's nuisances from their Gaussian priors (inside a model).
-
-    One site per field of the nuisance Module, named ``f"{kind}_{field}"`` (vector fields
-    such as ``theta``/``eps`` are one site with an event dimension).
+    One site per nuisance, named ``f"{key}_{name}"``.
 
     Args:
-        kind: ``"csi"`` or ``"lar"`` (site-name prefix).
-        exp: the experiment (sets the number of shape systematics).
-        settings: its likelihood settings; σ = inf gives Normal(0, ``free_width``).
+        key: site-name prefix (the experiment's registry key).
+        lik: the likelihood (names, nominal values, prior widths).
         free_width: prior width of nuisances without prior.
-        fixed: optional mapping field -> value for fields not sampled (e.g. the CEvNS
-            normalisation when it is the parameter of interest).
+        fixed: optional mapping name -> value for nuisances not sampled.
 
     Returns:
-        The nuisances Module (:class:`~cevns_jax.likelihood.CsINuisances` or
-        :class:`~cevns_jax.likelihood.LArNuisances`).
+        (n,) nuisance vector.
     """
     fixed = {} if fixed is None else dict(fixed)
-    template = zero_nuisances(exp)
-    n_vector = next(x.shape[0] for x in jax.tree.leaves(template) if x.ndim == 1)
-    widths = settings.widths(n_vector)  # same pytree as the nuisances
-    values = {}
-    for f in dataclasses.fields(template):
-        if f.name in fixed:
-            values[f.name] = jnp.asarray(fixed[f.name], dtype=float)
+    centre, widths = lik.nominal(), lik.widths()
+    values = []
+    for i, name in enumerate(lik.names):  # a static loop over ~10 names, not over bins
+        if name in fixed:
+            values.append(jnp.asarray(fixed[name], dtype=float))
             continue
-        w = jnp.asarray(getattr(widths, f.name), dtype=float)
+        w = widths[i]
         scale = jnp.where(jnp.isfinite(w), w, free_width)  # traced: no Python branch
-        prior = dist.Normal(jnp.zeros_like(w), scale)
-        if w.ndim:
-            prior = prior.to_event(w.ndim)
-        values[f.name] = numpyro.sample(f"{kind}_{f.name}", prior)
-    return type(template)(**values)
+        values.append(numpyro.sample(f"{key}_{name}", dist.Normal(centre[i], scale)))
+    return jnp.stack(values)
 
 
-def data_chi2(nuisances: Mapping, spectra: Mapping, experiments: Mapping, settings=None,
-              cevns_counts: Mapping | None = None):
-    """χ² of the data without prior terms: the fits' χ² at :func:`likelihood_settings`.
+def data_chi2(nuisances: Mapping, signals: Mapping, likelihoods: Mapping, cevns_counts=None):
+    """χ² of the data without prior terms, summed over the likelihoods.
 
     Args:
-        nuisances, spectra, experiments: dicts keyed by kind; keys of ``nuisances`` select.
-        settings: optional dict kind -> settings (only non-width options matter here).
-        cevns_counts: optional dict kind -> () total CEvNS counts fixing η_CEvNS.
+        nuisances, signals, likelihoods: dicts keyed alike; keys of ``nuisances`` select.
+        cevns_counts: optional dict key -> () total CEvNS counts fixing the CEvNS factor.
 
     Returns:
-        () Σ_kind χ²_kind with all prior widths infinite.
+        () Σ_key χ²_data.
     """
     cevns_counts = {} if cevns_counts is None else cevns_counts
     total = jnp.zeros(())
-    for kind in sorted(nuisances):  # static: at most two data sets
-        flat = likelihood_settings(_settings_for(kind, settings))
-        total = total + _TWICE_NLL[kind](
-            nuisances[kind], spectra[kind], experiments[kind], flat,
-            cevns_counts=cevns_counts.get(kind),
-        )  # fmt: skip
+    for key in sorted(nuisances):  # static: at most a few data sets
+        lik, nu, sig = likelihoods[key], nuisances[key], signals[key]
+        if key in cevns_counts:
+            nu = lik.fix_cevns_counts(nu, sig, jnp.asarray(cevns_counts[key], dtype=float))
+        total = total + lik.data_chi2(sum(lik.components(nu, sig).values()))
     return total
 
 
 # Jitted pieces of the models. Inside NUTS (already under jit) they are inlined; when numpyro
 # runs a model eagerly (initialisation, prior medians, postprocessing) each is one compiled
-# call instead of hundreds of op-by-op dispatches (the first eager run of the χ² otherwise
-# compiles every primitive separately, tens of seconds on a loaded CPU).
+# call instead of hundreds of op-by-op dispatches.
 _data_chi2_jit = eqx.filter_jit(data_chi2)
-_spectrum_jit = eqx.filter_jit(recoil_spectrum)
 
 
 @eqx.filter_jit
-def _sm_spectrum_total(exp: Experiment):
-    spectrum = recoil_spectrum(exp, standard_model())
-    return spectrum, jnp.sum(counts_from_spectrum(exp, spectrum))
+def _signal(lik: AbstractLikelihood, model: Mediator):
+    return lik.signal(recoil_spectrum(lik.experiment, model))
 
 
-def _check_kinds(experiments: Mapping) -> list[str]:
-    if not experiments:
-        raise ConfigError("experiments must be a dict with keys 'csi' and/or 'lar'")
-    for kind, exp in experiments.items():
-        if experiment_kind(exp) != kind:
-            raise ConfigError(f"experiments[{kind!r}] is {exp.name!r}; use keys 'csi'/'lar'")
-    return sorted(experiments)
+@eqx.filter_jit
+def _sm_signal_total(lik: AbstractLikelihood):
+    sig = lik.signal(recoil_spectrum(lik.experiment, standard_model()))
+    return sig, lik.cevns_total(lik.nominal(), sig)
 
 
-def _loglike(nuisances, spectra, experiments, settings, cevns_counts=None):
-    chi2 = _data_chi2_jit(nuisances, spectra, experiments, settings, cevns_counts)
+def _check(likelihoods: Mapping) -> list[str]:
+    if not likelihoods or not all(isinstance(v, AbstractLikelihood) for v in likelihoods.values()):
+        raise ConfigError(
+            "likelihoods must be a non-empty dict key -> AbstractLikelihood, e.g. "
+            "{'csi': CsILikelihood(build_csi2021())}"
+        )
+    return sorted(likelihoods)
+
+
+def _loglike(nuisances, signals, likelihoods, cevns_counts=None):
+    chi2 = _data_chi2_jit(nuisances, signals, likelihoods, cevns_counts)
     numpyro.deterministic("chi2_data", chi2)
     numpyro.factor("loglike", -0.5 * chi2)
 
 
 def sm_model(*, mu_max: float = 3.0, free_width: float = FREE_WIDTH) -> Callable:
-    """Numpyro model of the SM with a free CEvNS normalisation per experiment.
+    """Numpyro model of the SM with a free CEvNS normalisation per data set.
 
-    The returned ``model(experiments, settings=None)`` samples, for each kind in
-    ``experiments`` (dict ``"csi"``/``"lar"`` -> Experiment):
+    The returned ``model(likelihoods)`` samples, for each key of ``likelihoods``:
 
-    * ``"<kind>_mu"`` ~ Uniform(0, ``mu_max``): CEvNS counts N over the nominal SM prediction
-      N_SM; N = μ N_SM fixes η_CEvNS (``cevns_counts`` of the χ², so shape nuisances that
-      move the CEvNS rate are compensated, exactly as in :func:`cevns_jax.fit.fit_sm`);
-      the settings' ``sigma_cevns`` is not used;
+    * ``"<key>_mu"`` ~ Uniform(0, ``mu_max``): CEvNS counts N over the nominal SM prediction
+      N_SM; N = μ N_SM fixes the CEvNS factor (so shape nuisances that move the CEvNS rate
+      are compensated, exactly as in :func:`cevns_jax.fit.fit_sm`); its prior width is not
+      used;
     * every other nuisance from its prior (:func:`sample_nuisances`);
-    * deterministic ``"<kind>_n_cevns"`` = μ N_SM, comparable with ``SMFit.cevns_fitted``.
+    * deterministic ``"<key>_n_cevns"`` = μ N_SM, comparable with ``SMFit.cevns_fitted``.
 
     Args:
         mu_max: upper edge of the flat prior on μ.
         free_width: prior width of other nuisances without prior.
     """
 
-    def model(experiments: Mapping[str, Experiment], settings: Mapping | None = None):
-        kinds = _check_kinds(experiments)
-        nus, spectra, counts = {}, {}, {}
-        for kind in kinds:
-            exp = experiments[kind]
-            spectra[kind], n_sm = _sm_spectrum_total(exp)
-            mu = numpyro.sample(f"{kind}_mu", dist.Uniform(0.0, mu_max))
-            counts[kind] = numpyro.deterministic(f"{kind}_n_cevns", mu * n_sm)
-            nus[kind] = sample_nuisances(
-                kind, exp, _settings_for(kind, settings), free_width=free_width,
-                fixed={"eta_cevns": 0.0},  # replaced by the value solved for N
-            )  # fmt: skip
-        _loglike(nus, spectra, experiments, settings, counts)
+    def model(likelihoods: Mapping[str, AbstractLikelihood]):
+        keys = _check(likelihoods)
+        nus, signals, counts = {}, {}, {}
+        for key in keys:
+            lik = likelihoods[key]
+            signals[key], n_sm = _sm_signal_total(lik)
+            mu = numpyro.sample(f"{key}_mu", dist.Uniform(0.0, mu_max))
+            counts[key] = numpyro.deterministic(f"{key}_n_cevns", mu * n_sm)
+            nus[key] = sample_nuisances(
+                key, lik, free_width=free_width, fixed={lik.names[CEVNS]: 1.0}
+            )  # the CEvNS factor is replaced by the value solved for N
+        _loglike(nus, signals, likelihoods, counts)
 
     return model
 
@@ -237,9 +200,9 @@ def mediator_model(
 ) -> Callable:
     """Numpyro model of a light mediator with all nuisances sampled from their priors.
 
-    The returned ``model(experiments, charges, mass_mev=None, settings=None)`` takes a
-    dict of experiments (``"csi"``/``"lar"``), the model's :class:`U1Charges` (e.g.
-    ``get_model("B-L")``) and, at fixed mass, the mass in MeV. Sites:
+    The returned ``model(likelihoods, charges, mass_mev=None)`` takes a dict of likelihoods,
+    the model's :class:`U1Charges` (e.g. ``get_model("B-L")``) and, at fixed mass, the mass
+    in MeV. Sites:
 
     * ``"log10_g"`` ~ Uniform(*log10_g) (``g_prior="log-uniform"``), deterministic ``"g"``;
       or ``"g"`` ~ Uniform(10**log10_g[0], 10**log10_g[1]) (``g_prior="uniform"``),
@@ -248,10 +211,9 @@ def mediator_model(
       ``mass_mev`` argument is ignored; deterministic ``"mass_mev"`` always;
     * every nuisance from its prior (the CEvNS normalisation included).
 
-    Note that with a log-uniform prior the credible bound on g depends on the lower edge
-    of the prior (the likelihood is flat as g -> 0). The posterior in log10 g is a plateau
-    ending in a steep wall; run NUTS with ``target_accept_prob=0.95`` (B−L at 10 MeV on
-    CsI: ~100 divergences in 1200 draws at the default 0.8, none at 0.95).
+    With a log-uniform prior the credible bound on g depends on the lower edge of the prior
+    (the likelihood is flat as g -> 0). The posterior in log10 g is a plateau ending in a
+    steep wall; run NUTS with ``target_accept_prob=0.95``.
 
     Raises:
         ConfigError: unknown ``g_prior`` or empty ranges (at build time); a missing
@@ -264,13 +226,8 @@ def mediator_model(
             raise ConfigError(f"{name} must be an increasing pair (low, high), got {rng}")
     lo, hi = (float(x) for x in log10_g)
 
-    def model(
-        experiments: Mapping[str, Experiment],
-        charges: U1Charges,
-        mass_mev=None,
-        settings: Mapping | None = None,
-    ):
-        kinds = _check_kinds(experiments)
+    def model(likelihoods: Mapping[str, AbstractLikelihood], charges: U1Charges, mass_mev=None):
+        keys = _check(likelihoods)
         if g_prior == "log-uniform":
             lg = numpyro.sample("log10_g", dist.Uniform(lo, hi))
             g = numpyro.deterministic("g", 10.0**lg)
@@ -284,13 +241,9 @@ def mediator_model(
             raise ConfigError("mass_mev is required unless the model samples log10_mass_mev")
         mass = numpyro.deterministic("mass_mev", jnp.asarray(mass_mev, dtype=float))
         point = Mediator(charges, mass, g)
-        spectra = {k: _spectrum_jit(experiments[k], point) for k in kinds}
-        nus = {
-            k: sample_nuisances(k, experiments[k], _settings_for(k, settings),
-                                free_width=free_width)
-            for k in kinds
-        }  # fmt: skip
-        _loglike(nus, spectra, experiments, settings)
+        signals = {k: _signal(likelihoods[k], point) for k in keys}
+        nus = {k: sample_nuisances(k, likelihoods[k], free_width=free_width) for k in keys}
+        _loglike(nus, signals, likelihoods)
 
     return model
 

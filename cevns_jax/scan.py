@@ -1,15 +1,14 @@
 """Exclusion regions in the (M, g) plane: resumable grid scans of the profiled χ².
 
-:func:`scan_grid` evaluates the profiled χ² (nuisances minimised at every point, PHYSICS.md
-§8) on a grid of mediator masses × couplings, one mass row at a time with
-:func:`cevns_jax.bounds.chi2_vs_coupling` (the recoil spectrum is a polynomial in g² at fixed
-M, so a row costs one spectrum evaluation plus a warm-started L-BFGS profile per coupling,
-and one compilation serves every row, model and grid of the same coupling count).
+:func:`scan_grid` evaluates the profiled χ² (nuisances minimised at every point,
+docs/physics.md §8) on a grid of mediator masses × couplings with the grid engine
+(:func:`cevns_jax.engine.profile_rows`): a block of mass rows is one compiled, batched call,
+and one compilation serves every block, model and grid.
 
-After each row the grid is written atomically (temporary file + ``os.replace``) to an
+After each block the grid is written atomically (temporary file + ``os.replace``) to an
 ``.npz`` file holding ``masses_mev``, ``couplings``, ``chi2`` (NaN for rows not done),
 ``converged``, ``done``, the model's charge arrays and a JSON ``metadata`` string (model,
-data, experiments, likelihood settings, minimiser options, version, provenance). Called
+data, experiments, likelihood settings, profilers, version, provenance). Called
 again with the same file, grid, model and data, a scan resumes: finished rows are kept and
 only the missing ones are computed. Any mismatch is refused with :class:`ConfigError`.
 
@@ -32,10 +31,10 @@ from pathlib import Path
 import numpy as np
 import scipy.stats
 
-from .bounds import chi2_vs_coupling
 from .charges import U1Charges
+from .engine import profile_rows, rows_per_block
 from .errors import ConfigError
-from .profile import ProfileOptions
+from .registry import entry
 
 __all__ = [
     "CL_2SIGMA",
@@ -51,9 +50,9 @@ __all__ = [
 #: Confidence level of "2σ" (two-sided Gaussian 95.45 %).
 CL_2SIGMA = 0.9545
 #: Format tag stored in the metadata of every scan file.
-FORMAT = "cevns_jax.scan/1"
+FORMAT = "cevns_jax.scan/2"
 #: Metadata entries that must agree for a scan file to be resumed.
-_MATCH_KEYS = ("model", "data", "experiments", "observed_sha256", "charges", "settings", "options")
+_MATCH_KEYS = ("model", "data", "experiments", "observed_sha256", "charges", "settings", "solvers")
 
 
 def delta_chi2_threshold(level: float = CL_2SIGMA, dof: int = 2) -> float:
@@ -97,7 +96,7 @@ class ScanResult:
         converged: (n_m, n_g) whether the nuisance profile converged (far-excluded points
             may stop early; that cannot move the exclusion boundary).
         done: (n_m,) rows computed.
-        metadata: model, data, charges, settings, options, version, provenance.
+        metadata: model, data, charges, settings, solvers, version, provenance.
     """
 
     masses_mev: np.ndarray
@@ -208,7 +207,7 @@ class ScanResult:
             for name, f in (prov.get("data_files") or {}).items():
                 header.append(f"data file {name}: sha256 {f.get('sha256')}")
         header.append(f"settings: {json.dumps(md.get('settings'))}  "
-                      f"options: {json.dumps(md.get('options'))}")
+                      f"solvers: {json.dumps(md.get('solvers'))}")
         d = self.delta_chi2()
         rows = np.nonzero(self.done)[0]
         with open(path, "w", encoding="utf-8") as stream:
@@ -225,7 +224,7 @@ class ScanResult:
 
 # --- file handling -------------------------------------------------------------------------
 def _module_fields(module) -> dict:
-    """Fields of a settings/options Module as JSON values."""
+    """Fields of a settings/solver Module as JSON values."""
     out = {}
     for f in dataclasses.fields(module):
         v = getattr(module, f.name)
@@ -242,30 +241,22 @@ def _charges_dict(charges: U1Charges) -> dict:
     }
 
 
-def _settings_dict(experiments: Mapping, settings: Mapping) -> dict:
-    from .likelihood_csi import CsISettings
-    from .likelihood_lar import LArSettings
-
-    defaults = {"csi": CsISettings, "lar": LArSettings}
-    return {k: _module_fields(settings.get(k) or defaults[k]()) for k in sorted(experiments)}
-
-
-def _metadata(charges, experiments, settings, options, model, provenance) -> dict:
+def _metadata(charges, lik, model, provenance) -> dict:
     from . import __version__
 
-    observed = {
-        k: hashlib.sha256(np.ascontiguousarray(e.observed, dtype=float).tobytes()).hexdigest()
-        for k, e in sorted(experiments.items())
-    }
+    parts = {entry(p.experiment.name).key: p for p in lik.parts}
     return {
         "format": FORMAT,
         "model": model,
-        "data": "+".join(sorted(experiments)),
-        "experiments": {k: e.name for k, e in sorted(experiments.items())},
-        "observed_sha256": observed,
+        "data": "+".join(parts),
+        "experiments": {k: p.experiment.name for k, p in parts.items()},
+        "observed_sha256": {
+            k: hashlib.sha256(np.ascontiguousarray(p.experiment.observed, float).tobytes()).hexdigest()
+            for k, p in parts.items()
+        },
         "charges": _charges_dict(charges),
-        "settings": _settings_dict(experiments, settings),
-        "options": _module_fields(options),
+        "settings": {k: _module_fields(p.settings) for k, p in parts.items()},
+        "solvers": {k: {type(p.solver).__name__: _module_fields(p.solver)} for k, p in parts.items()},
         "version": __version__,
         "provenance": provenance,
     }
@@ -374,29 +365,27 @@ def _resume(path: Path, masses, couplings, meta) -> ScanResult:
 # --- the scan ------------------------------------------------------------------------------
 def scan_grid(
     charges: U1Charges,
-    experiments: Mapping,
+    lik,
     masses_mev,
     couplings,
     out_path: str | os.PathLike | None = None,
     progress: bool = True,
-    settings: Mapping | None = None,
     *,
-    options: ProfileOptions | None = None,
     model: str | None = None,
     provenance: Mapping | None = None,
 ) -> ScanResult:
-    """Profiled χ² on the (M, g) grid, row by row, saved and resumable.
+    """Profiled χ² on the (M, g) grid, block by block of masses, saved and resumable.
 
     Args:
         charges: the model's charges (one model).
-        experiments: dict kind (``"csi"``/``"lar"``) -> Experiment; its keys select the data.
+        lik: the data set's (joint) likelihood
+            (:func:`cevns_jax.registry.build_likelihood`).
         masses_mev: (n_m,) mediator masses in MeV, > 0, strictly increasing.
         couplings: (n_g,) couplings, > 0, strictly increasing.
-        out_path: ``.npz`` file written after every row; if it exists with the same grid,
-            model and data, its finished rows are kept and only the others computed.
+        out_path: ``.npz`` file written after every block of mass rows; if it exists with
+            the same grid, model, data and likelihood, its finished rows are kept and only
+            the others computed.
         progress: show a tqdm progress bar over the rows (on stderr).
-        settings: optional dict kind -> likelihood settings.
-        options: minimiser options (default :data:`cevns_jax.bounds.BOUND_OPTIONS`).
         model: model name recorded in the metadata (and checked on resume).
         provenance: run metadata (:func:`cevns_jax.provenance.provenance`) to store.
 
@@ -404,21 +393,13 @@ def scan_grid(
         :class:`ScanResult` (complete unless interrupted by an exception).
 
     Raises:
-        ConfigError: bad grid or data keys, or ``out_path`` holding a different scan.
+        ConfigError: bad grid, or ``out_path`` holding a different scan.
     """
     from tqdm.auto import tqdm
 
-    from .bounds import BOUND_OPTIONS
-
     masses = _check_grid(masses_mev, "masses_mev")
     gs = _check_grid(couplings, "couplings")
-    if not experiments or not set(experiments) <= {"csi", "lar"}:
-        raise ConfigError(
-            f"experiments must be a dict with keys 'csi' and/or 'lar', got {sorted(experiments)}"
-        )
-    settings = {} if settings is None else dict(settings)
-    options = BOUND_OPTIONS if options is None else options
-    meta = _metadata(charges, experiments, settings, options, model, provenance)
+    meta = _metadata(charges, lik, model, provenance)
     path = None if out_path is None else Path(out_path)
     if path is not None and not path.parent.is_dir():
         raise ConfigError(f"scan output {path}: directory {path.parent} does not exist")
@@ -436,17 +417,17 @@ def scan_grid(
         return ScanResult(masses, gs, chi2.copy(), conv.copy(), done.copy(), dict(meta))
 
     todo = np.nonzero(~done)[0]
+    step = rows_per_block(gs.size)
     bar = tqdm(
         total=masses.size, initial=int(done.sum()), disable=not progress, unit="row", miniters=1,
         desc=f"scan {model or 'model'} {meta['data']}", dynamic_ncols=True,
-    )
+    )  # fmt: skip
     with bar:
-        for i in todo:
-            row, ok = chi2_vs_coupling(
-                charges, float(masses[i]), gs, experiments, settings, options
-            )
-            chi2[i], conv[i], done[i] = row, ok, True
+        for start in range(0, todo.size, step):
+            rows = todo[start : start + step]
+            chi2[rows], conv[rows] = profile_rows(lik, charges, masses[rows], gs)
+            done[rows] = True
             if path is not None:
                 _save(path, result(), charges)
-            bar.update(1)
+            bar.update(rows.size)
     return result()

@@ -1,12 +1,15 @@
 """The light-mediator bound table of arXiv:2202.11002 (Table II): model × data set × regime.
 
-One row per (model, data set, regime) from :func:`cevns_jax.bounds.regime_bound`, next to the
+One row per (model, data set, regime) from :func:`cevns_jax.bounds.regime_bounds`, next to the
 published number where the paper has one (:data:`cevns_jax.published.PUBLISHED_BOUNDS`).
-Every registered model goes through the same code path; none is special-cased.
+Every registered model goes through the same code path; none is special-cased. All rows of
+one data set are computed together: every refinement stage of every bound is one batched
+call of the grid engine.
 
-Data sets: ``"csi"`` (CsI[Na] 2021), ``"lar"`` (CENNS-10 LAr 2020) and ``"csi+lar"`` (the
-sum of the two χ², independent nuisances). Experiments are passed as a dict with keys
-``"csi"`` and/or ``"lar"``, built once and shared by every row.
+Data sets are the registry's (:data:`cevns_jax.registry.DATASETS`): ``"csi"`` (CsI[Na] 2021),
+``"lar"`` (CENNS-10 LAr 2020) and ``"csi+lar"`` (the sum of the two χ², independent
+nuisances). Experiments are passed as a dict keyed by experiment key (``"csi"``, ``"lar"``),
+built once and shared by every row.
 
 Row keys (the ``"bounds"`` entries of ``cevns-jax table --json``):
 
@@ -16,12 +19,13 @@ Row keys (the ``"bounds"`` entries of ``cevns-jax table --json``):
   edge (≠ ``value`` when an interference ``island`` is allowed);
 * ``mass_gev``, ``check_mass_gev``: the two masses of the regime; ``convergence``: the
   relative change of ``value`` between them and ``converged`` = |change| < 1e-2;
-  ``all_converged``: whether every relevant profile's minimiser converged;
+  ``all_converged``: whether every relevant profile converged;
 * ``published`` (or ``None``), ``ratio`` = value/published and ``ratio_outer`` =
   value_outer/published (or ``None``), ``closer``: ``"connected"`` or ``"outer"``,
   whichever reading is closer to the published number in log distance (``None`` without
   one);
-* ``elapsed_s``: wall time of the row.
+* ``elapsed_s``: the row's share of its data set's wall time (rows of a data set are
+  computed together).
 """
 
 import time
@@ -29,37 +33,25 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from .bounds import DELTA_CHI2_1D, REGIME_MASSES_MEV, regime_bound
+from .bounds import DELTA_CHI2_1D, REGIME_MASSES_MEV, regime_bounds
 from .charges import get_model, model_names
 from .errors import ConfigError
-from .likelihood import KINDS
 from .published import published_bound
+from .registry import DATASETS, build_likelihood, data_set, data_set_title
 
 __all__ = [
     "CONVERGENCE_TOL",
-    "DATASETS",
-    "DATASET_KINDS",
-    "DATASET_TITLES",
-    "KIND_EXPERIMENT",
     "REGIMES",
     "REGIME_UNITS",
     "ROW_KEYS",
-    "bound_row",
+    "bound_rows",
     "bound_table",
     "check_models",
-    "data_experiments",
     "markdown_table",
     "mass_text",
     "regime_text",
 ]
 
-#: Data sets, in the order of the CLI; each maps to the experiment kinds it combines.
-DATASETS = ("csi", "lar", "csi+lar")
-DATASET_KINDS = {"csi": ("csi",), "lar": ("lar",), "csi+lar": ("csi", "lar")}
-#: Short titles (the paper's column names).
-DATASET_TITLES = {"csi": "CsI", "lar": "Ar", "csi+lar": "CsI+Ar"}
-#: Experiment (CLI ``--experiment`` name) of each kind.
-KIND_EXPERIMENT = KINDS  # data-set kind -> experiment name (one mapping, in likelihood.py)
 REGIMES = ("low", "high")
 REGIME_UNITS = {"low": "g", "high": "g/M [GeV^-1]"}
 #: A regime bound counts as converged when it changes by less than this between its masses.
@@ -90,25 +82,10 @@ def _check_choice(values: Iterable[str], valid: Sequence[str], what: str) -> lis
     values = list(dict.fromkeys(values))
     bad = [v for v in values if v not in valid]
     if bad or not values:
-        raise ConfigError(f"unknown {what} {bad[0] if bad else '(none)'!r}; choose from "
-                          + ", ".join(valid))
-    return values
-
-
-def data_experiments(data: str, experiments: Mapping) -> dict:
-    """The experiments dict (kind -> Experiment) of one data set.
-
-    Raises:
-        ConfigError: unknown data set, or an experiment it needs is missing.
-    """
-    _check_choice([data], DATASETS, "data set")
-    missing = [k for k in DATASET_KINDS[data] if k not in experiments]
-    if missing:
         raise ConfigError(
-            f"data set {data!r} needs the experiments {list(DATASET_KINDS[data])}; missing "
-            f"{missing} (pass a dict with keys 'csi' and/or 'lar')"
+            f"unknown {what} {bad[0] if bad else '(none)'!r}; choose from " + ", ".join(valid)
         )
-    return {k: experiments[k] for k in DATASET_KINDS[data]}
+    return values
 
 
 def _compare(value: float, outer: float, published: float | None) -> dict:
@@ -116,81 +93,72 @@ def _compare(value: float, outer: float, published: float | None) -> dict:
         return {"published": None, "ratio": None, "ratio_outer": None, "closer": None}
     ratio, ratio_outer = value / published, outer / published
     closer = "outer" if abs(np.log(ratio_outer)) < abs(np.log(ratio)) else "connected"
-    return {"published": published, "ratio": ratio, "ratio_outer": ratio_outer,
-            "closer": closer}
+    return {"published": published, "ratio": ratio, "ratio_outer": ratio_outer, "closer": closer}
 
 
-def bound_row(
-    model: str,
-    data: str,
-    regime: str,
-    experiments: Mapping,
-    settings: Mapping | None = None,
-    options=None,
-    *,
-    details: bool = False,
-) -> dict:
-    """One row of the table: the regime bound of ``model`` on ``data``, vs the paper.
+def bound_rows(
+    lik, data: str, entries: Sequence[tuple[str, str]], *, details: bool = False
+) -> list[dict]:
+    """Rows for (model, regime) pairs of one data set, computed together.
 
     Args:
-        model: registered model name.
-        data: ``"csi"``, ``"lar"`` or ``"csi+lar"``.
-        regime: ``"low"`` (bound on g) or ``"high"`` (bound on g/M in GeV^-1).
-        experiments: dict kind (``"csi"``/``"lar"``) -> Experiment, holding at least the
-            kinds ``data`` needs.
-        settings: optional dict kind -> likelihood settings.
-        options: minimiser options (default :data:`cevns_jax.bounds.BOUND_OPTIONS`).
+        lik: the data set's (joint) likelihood.
+        data: the data-set name recorded in the rows (``"csi"``, ``"lar"``, ``"csi+lar"``).
+        entries: (model name, regime) pairs.
         details: also return ``"details"``: the two masses' :class:`~cevns_jax.bounds.Bound`
-            fields with their χ² curves (``log10_g``, ``chi2``, ``chi2_min``).
+            fields with their χ² curves.
 
     Returns:
-        dict with the keys :data:`ROW_KEYS` (see the module docstring), plus ``details``.
+        list of dicts with the keys :data:`ROW_KEYS` (see the module docstring).
     """
-    _check_choice([regime], REGIMES, "regime")
-    exps = data_experiments(data, experiments)
-    charges = get_model(model)
+    for _, regime in entries:
+        _check_choice([regime], REGIMES, "regime")
     start = time.perf_counter()
-    res = regime_bound(charges, regime, exps, settings, options)
-    row = {
-        "model": model,
-        "data": data,
-        "regime": regime,
-        "unit": REGIME_UNITS[regime],
-        "value": float(res["value"]),
-        "value_outer": float(res["value_outer"]),
-        "island": bool(res["island"]),
-        "mass_gev": float(res["mass_gev"]),
-        "check_mass_gev": float(res["check_mass_gev"]),
-        "convergence": float(res["convergence"]),
-        "converged": bool(abs(res["convergence"]) < CONVERGENCE_TOL),
-        "all_converged": bool(res["all_converged"]),
-    }
-    row.update(_compare(row["value"], row["value_outer"], published_bound(model, data, regime)))
-    row["elapsed_s"] = time.perf_counter() - start
-    if details:
-        row["details"] = res["details"]
-    return row
+    res = regime_bounds(lik, [get_model(m) for m, _ in entries], [r for _, r in entries])
+    share = (time.perf_counter() - start) / max(len(entries), 1)
+    rows = []
+    for (model, regime), r in zip(entries, res, strict=True):
+        row = {
+            "model": model,
+            "data": data,
+            "regime": regime,
+            "unit": REGIME_UNITS[regime],
+            "value": float(r["value"]),
+            "value_outer": float(r["value_outer"]),
+            "island": bool(r["island"]),
+            "mass_gev": float(r["mass_gev"]),
+            "check_mass_gev": float(r["check_mass_gev"]),
+            "convergence": float(r["convergence"]),
+            "converged": bool(abs(r["convergence"]) < CONVERGENCE_TOL),
+            "all_converged": bool(r["all_converged"]),
+        }
+        row.update(_compare(row["value"], row["value_outer"], published_bound(model, data, regime)))
+        row["elapsed_s"] = share
+        if details:
+            row["details"] = r["details"]
+        rows.append(row)
+    return rows
 
 
 def bound_table(
     experiments: Mapping,
     models: Iterable[str] | None = None,
-    datasets: Sequence[str] = DATASETS,
+    datasets: Sequence[str] = tuple(DATASETS),
     regimes: Sequence[str] = REGIMES,
     progress: bool = True,
     settings: Mapping | None = None,
-    options=None,
 ) -> list[dict]:
     """The bound of every model × data set × regime, with the published values.
 
     Args:
-        experiments: dict kind (``"csi"``/``"lar"``) -> Experiment, built once by the caller
-            and shared by every row; must hold every kind ``datasets`` needs.
+        experiments: dict experiment key (``"csi"``/``"lar"``) -> Experiment, built once
+            by the caller and shared by every row; must hold every experiment the data sets
+            need.
         models: registered names (default: every registered model, registry order).
-        datasets: subset of :data:`DATASETS`.
+        datasets: subset of the registry's data sets.
         regimes: subset of :data:`REGIMES`.
-        progress: show a tqdm progress bar (stderr) whose description is the current entry.
-        settings, options: passed to :func:`cevns_jax.bounds.regime_bound`.
+        progress: show a tqdm progress bar over data sets (stderr).
+        settings: optional likelihood settings keyed by experiment key.
 
     Returns:
         list of rows (dicts with the keys :data:`ROW_KEYS`), model-major, then data set,
@@ -201,21 +169,26 @@ def bound_table(
             before anything is computed).
     """
     models = check_models(models)
-    datasets = _check_choice(datasets, DATASETS, "data set")
+    datasets = _check_choice(datasets, tuple(DATASETS), "data set")
     regimes = _check_choice(regimes, REGIMES, "regime")
     for data in datasets:
-        data_experiments(data, experiments)
-    entries = [(m, d, r) for m in models for d in datasets for r in regimes]
-
+        missing = [e.key for e in data_set(data) if e.key not in experiments]
+        if missing:
+            raise ConfigError(
+                f"data set {data!r} needs the experiments {missing} (a dict keyed by "
+                f"{', '.join(e.key for e in data_set(data))})"
+            )
     from tqdm.auto import tqdm
 
-    rows = []
-    with tqdm(total=len(entries), disable=not progress, unit="bound", dynamic_ncols=True) as bar:
-        for model, data, regime in entries:
-            bar.set_description(f"{model} {data} {regime}")
-            rows.append(bound_row(model, data, regime, experiments, settings, options))
-            bar.update()
-    return rows
+    entries = [(m, r) for m in models for r in regimes]
+    by_data = {}
+    for data in tqdm(datasets, disable=not progress, unit="data set", dynamic_ncols=True):
+        lik = build_likelihood(data, experiments=experiments, settings=settings)
+        by_data[data] = bound_rows(lik, data, entries)
+    order = {(m, d, r): k for k, (m, d, r) in
+             enumerate((m, d, r) for m in models for d in datasets for r in regimes)}  # fmt: skip
+    rows = [row for data in datasets for row in by_data[data]]
+    return sorted(rows, key=lambda row: order[(row["model"], row["data"], row["regime"])])
 
 
 def regime_text(regime: str) -> str:
@@ -257,7 +230,7 @@ def markdown_table(rows: Sequence[Mapping], *, title: str | None = None) -> str:
         what = ("coupling g (g~ for the scalar)" if regime == "low"
                 else "g/M in GeV^-1")
         lines += [f"## {regime}-mass regime: 2σ upper bound on {what} ({mass_txt})", ""]
-        lines.append("| model | " + " | ".join(DATASET_TITLES[d] for d in order) + " |")
+        lines.append("| model | " + " | ".join(data_set_title(d) for d in order) + " |")
         lines.append("|---|" + "---|" * len(order))
         for model in models:
             out = []

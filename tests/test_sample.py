@@ -1,12 +1,11 @@
-"""Bayesian sampling (cevns_jax.sample): the numpyro models reuse the fits' χ², and NUTS
-reproduces the profile-likelihood SM fit.
+"""Bayesian sampling (cevns_jax.sample): the numpyro models reuse the fits' likelihoods, and
+NUTS reproduces the profile-likelihood SM fit.
 
 The log-density tests pin the bookkeeping of priors vs χ²: the numpyro log joint must be
 −χ²_fit/2 (χ² of the fits, Gaussian priors included) + log prior of the physics parameters
-+ the normalisation constants of the Gaussian priors, −ln σ − ln √(2π) per component.
++ the normalisation constants of the Gaussian priors, −ln σ − ln √(2π) per nuisance.
 """
 
-import dataclasses
 import math
 
 import equinox as eqx
@@ -17,128 +16,99 @@ import pytest
 from numpyro.infer.util import log_density
 
 from cevns_jax.charges import get_model
+from cevns_jax.engine import profile_rows
 from cevns_jax.errors import ConfigError
-from cevns_jax.fit import fit_sm
-from cevns_jax.likelihood import (
-    CsINuisances,
-    CsISettings,
-    LArNuisances,
-    LArSettings,
-    gaussian_prior_chi2,
-    twice_nll_csi,
-    twice_nll_lar,
-)
+from cevns_jax.likelihood_csi import CsILikelihood, CsISettings
 from cevns_jax.mediator import Mediator, standard_model
-from cevns_jax.rates import counts_from_spectrum, recoil_spectrum
+from cevns_jax.rates import recoil_spectrum
 from cevns_jax.sample import (
     FREE_WIDTH,
     credible_upper,
     data_chi2,
-    likelihood_settings,
     mediator_model,
     run_nuts,
     sm_model,
 )
+from cevns_jax.stats import gaussian_prior_chi2
 
 LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
-# jitted references: op-by-op evaluation would compile every primitive separately
-_spectrum = eqx.filter_jit(recoil_spectrum)
-_nll_csi = eqx.filter_jit(twice_nll_csi)
-_nll_lar = eqx.filter_jit(twice_nll_lar)
-_data_chi2 = eqx.filter_jit(data_chi2)
+_nll = eqx.filter_jit(lambda lik, nu, sig: lik.twice_nll(nu, sig))
+_signal = eqx.filter_jit(lambda lik, m: lik.signal(recoil_spectrum(lik.experiment, m)))
 
 
 def _gauss_norm(widths) -> float:
-    """Σ (−ln σ − ln √(2π)) over every component of a widths pytree (all finite)."""
-    leaves = jax.tree.leaves(widths)
-    return float(sum(np.sum(-np.log(np.asarray(w)) - LOG_SQRT_2PI) for w in leaves))
+    """Σ (−ln σ − ln √(2π)) over finite widths."""
+    w = np.asarray(widths)
+    w = w[np.isfinite(w)]
+    return float(np.sum(-np.log(w) - LOG_SQRT_2PI))
 
 
-def _csi_point():
-    return CsINuisances(0.0, 0.1, -0.2, 0.01, jnp.array([0.3, -0.5, 0.2]), 0.02, -0.05)
+def _point(lik):
+    rng = np.random.default_rng(3)
+    w = np.where(np.isfinite(lik.widths()), lik.widths(), 0.1)
+    return lik.nominal() + jnp.asarray(0.5 * w * rng.standard_normal(w.shape))
 
 
-def test_likelihood_settings_removes_only_widths(csi):
-    s = CsISettings(neutron_interp="linear")
-    flat = likelihood_settings(s)
-    assert all(np.isinf(np.asarray(w)).all() for w in jax.tree.leaves(flat.widths(3)))
-    assert flat.neutron_interp == "linear"
-    lar_flat = likelihood_settings(LArSettings(ss_sample_ratio=4.0))
-    assert float(lar_flat.ss_sample_ratio) == 4.0
-    assert np.isinf(float(lar_flat.sigma_eps))
-    # data part = full χ² − prior terms, and its gradient stays finite
-    nu = _csi_point()
-    spec = _spectrum(csi, standard_model())
-    full = _nll_csi(nu, spec, csi, s)
-    prior = gaussian_prior_chi2(nu, s.widths(3))
-    data = _data_chi2({"csi": nu}, {"csi": spec}, {"csi": csi}, {"csi": s})
+def _params(key, lik, nu, skip=()):
+    return {f"{key}_{n}": nu[i] for i, n in enumerate(lik.names) if n not in skip}
+
+
+def test_data_chi2_is_full_chi2_minus_priors(csi_lik):
+    nu = _point(csi_lik)
+    sig = _signal(csi_lik, standard_model())
+    full = _nll(csi_lik, nu, sig)
+    prior = gaussian_prior_chi2(nu, csi_lik.nominal(), csi_lik.widths())
+    data = eqx.filter_jit(data_chi2)({"csi": nu}, {"csi": sig}, {"csi": csi_lik})
     np.testing.assert_allclose(float(data), float(full - prior), rtol=1e-12)
-    grad = eqx.filter_jit(jax.grad(lambda n, e: data_chi2({"csi": n}, {"csi": spec}, {"csi": e})))(
-        nu, csi
+    grad = eqx.filter_jit(jax.grad(lambda n: data_chi2({"csi": n}, {"csi": sig}, {"csi": csi_lik})))(
+        nu
     )
-    assert all(np.isfinite(np.asarray(g)).all() for g in jax.tree.leaves(grad))
+    assert np.all(np.isfinite(np.asarray(grad)))
 
 
-def test_log_density_sm_equals_minus_half_chi2(csi):
-    """SM model: CEvNS normalisation flat, η_CEvNS solved for the counts (as fit_sm)."""
+def test_log_density_sm_equals_minus_half_chi2(csi_lik):
+    """SM model: CEvNS normalisation flat, its factor solved for the counts (as fit_sm)."""
     mu_max, mu = 3.0, 0.93
-    nu = _csi_point()
-    params = {
-        "csi_mu": mu, "csi_eta_brn": nu.eta_brn, "csi_eta_nin": nu.eta_nin,
-        "csi_eta_ss": nu.eta_ss, "csi_theta": nu.theta, "csi_dt_cevns": nu.dt_cevns,
-        "csi_dt_neutron": nu.dt_neutron,
-    }  # fmt: skip
-    logp, trace = log_density(sm_model(mu_max=mu_max), ({"csi": csi},), {}, params)
+    lik = csi_lik.replace_settings(CsISettings().free_cevns())  # fit_sm's settings
+    nu = _point(lik)
+    params = {"csi_mu": mu, **_params("csi", lik, nu, skip=("norm_cevns",))}
+    logp, trace = log_density(sm_model(mu_max=mu_max), ({"csi": lik},), {}, params)
 
-    spec = _spectrum(csi, standard_model())
-    n_sm = jnp.sum(eqx.filter_jit(counts_from_spectrum)(csi, spec))
-    settings = CsISettings().free_cevns()  # fit_sm's settings
-    chi2 = _nll_csi(nu, spec, csi, settings, cevns_counts=mu * n_sm)
-    widths = settings.widths(3)
-    finite = [widths.eta_brn, widths.eta_nin, widths.eta_ss, widths.theta, widths.dt_cevns,
-              widths.dt_neutron]  # fmt: skip
-    expected = -0.5 * float(chi2) + _gauss_norm(finite) - math.log(mu_max)
+    sig = _signal(lik, standard_model())
+    n_sm = float(lik.cevns_total(lik.nominal(), sig))
+    solved = lik.fix_cevns_counts(nu, sig, jnp.asarray(mu * n_sm))
+    chi2 = _nll(lik, solved, sig)
+    expected = -0.5 * float(chi2) + _gauss_norm(lik.widths()) - math.log(mu_max)
     np.testing.assert_allclose(float(logp), expected, rtol=1e-10)
-    np.testing.assert_allclose(float(trace["csi_n_cevns"]["value"]), mu * float(n_sm), rtol=1e-12)
-    # the stored data χ² excludes every prior term
-    prior = gaussian_prior_chi2(nu, widths)
+    np.testing.assert_allclose(float(trace["csi_n_cevns"]["value"]), mu * n_sm, rtol=1e-12)
+    prior = gaussian_prior_chi2(solved, lik.nominal(), lik.widths())
     np.testing.assert_allclose(float(trace["chi2_data"]["value"]), float(chi2 - prior), rtol=1e-10)
 
 
-def test_log_density_mediator_combined_equals_minus_half_chi2(csi, lar):
+def test_log_density_mediator_combined_equals_minus_half_chi2(csi_lik, lar_lik):
     """B-L at fixed mass on CsI + LAr, one free nuisance (wide prior) included."""
     lo, hi, lg, mass = -7.0, -3.0, -4.4, 10.0
     charges = get_model("B-L")
-    nu_c = CsINuisances(0.05, 0.1, -0.2, 0.01, jnp.array([0.3, -0.5, 0.2]), 0.02, -0.05)
-    n_sys = LArNuisances.zeros().eps.shape[0]
-    nu_l = LArNuisances(-0.1, 0.2, 0.3, -0.004, jnp.linspace(-0.5, 0.5, n_sys))
-    s_c = CsISettings().free_cevns()  # CsI η_CEvNS: no prior -> Normal(0, FREE_WIDTH)
-    s_l = LArSettings()
-    params = {"log10_g": lg}
-    params.update({f"csi_{f.name}": getattr(nu_c, f.name) for f in dataclasses.fields(nu_c)})
-    params.update({f"lar_{f.name}": getattr(nu_l, f.name) for f in dataclasses.fields(nu_l)})
+    lik_c = csi_lik.replace_settings(CsISettings().free_cevns())
+    nu_c, nu_l = _point(lik_c), _point(lar_lik)
+    params = {"log10_g": lg, **_params("csi", lik_c, nu_c), **_params("lar", lar_lik, nu_l)}
     model = mediator_model(log10_g=(lo, hi))
-    args = ({"csi": csi, "lar": lar}, charges, mass, {"csi": s_c, "lar": s_l})
-    logp, trace = log_density(model, args, {}, params)
+    logp, trace = log_density(model, ({"csi": lik_c, "lar": lar_lik}, charges, mass), {}, params)
 
     point = Mediator(charges, mass, 10.0**lg)
-    chi2 = _nll_csi(nu_c, _spectrum(csi, point), csi, s_c) + _nll_lar(
-        nu_l, _spectrum(lar, point), lar, s_l
-    )
-    w_c, w_l = s_c.widths(3), s_l.widths(n_sys)
-    finite_c = [w_c.eta_brn, w_c.eta_nin, w_c.eta_ss, w_c.theta, w_c.dt_cevns, w_c.dt_neutron]
-    norm = _gauss_norm(finite_c) + _gauss_norm(w_l)
-    free = -0.5 * (0.05 / FREE_WIDTH) ** 2 - math.log(FREE_WIDTH) - LOG_SQRT_2PI
+    chi2 = _nll(lik_c, nu_c, _signal(lik_c, point)) + _nll(lar_lik, nu_l, _signal(lar_lik, point))
+    norm = _gauss_norm(lik_c.widths()) + _gauss_norm(lar_lik.widths())
+    a = float(nu_c[0]) - 1.0  # the free CEvNS factor: Normal(1, FREE_WIDTH)
+    free = -0.5 * (a / FREE_WIDTH) ** 2 - math.log(FREE_WIDTH) - LOG_SQRT_2PI
     expected = -0.5 * float(chi2) + norm + free - math.log(hi - lo)
     np.testing.assert_allclose(float(logp), expected, rtol=1e-10)
     np.testing.assert_allclose(float(trace["g"]["value"]), 10.0**lg, rtol=1e-12)
 
 
-def test_mediator_prior_options(csi):
+def test_mediator_prior_options(csi_lik):
     """Uniform-in-g prior and a sampled mass change only the prior terms."""
-    nu = _csi_point()
-    params = {f"csi_{f.name}": getattr(nu, f.name) for f in dataclasses.fields(nu)}
-    lg, lm, args = -4.5, 1.2, ({"csi": csi}, get_model("B-L"))
+    params = _params("csi", csi_lik, _point(csi_lik))
+    lg, lm, args = -4.5, 1.2, ({"csi": csi_lik}, get_model("B-L"))
     ref, _ = log_density(mediator_model(log10_g=(-7.0, -3.0)), (*args, 10.0**lm), {},
                          {**params, "log10_g": lg})  # fmt: skip
     uni, tr = log_density(mediator_model(log10_g=(-7.0, -3.0), g_prior="uniform"),
@@ -156,10 +126,11 @@ def test_model_errors(csi):
         mediator_model(g_prior="flat")
     with pytest.raises(ConfigError, match="increasing"):
         mediator_model(log10_g=(-3.0, -5.0))
-    with pytest.raises(ConfigError, match="keys"):
-        log_density(sm_model(), ({"lar": csi},), {}, {"lar_mu": 1.0})
+    with pytest.raises(ConfigError, match="AbstractLikelihood"):
+        log_density(sm_model(), ({"csi": csi},), {}, {"csi_mu": 1.0})  # an Experiment
     with pytest.raises(ConfigError, match="mass_mev"):
-        log_density(mediator_model(), ({"csi": csi}, get_model("B-L")), {}, {"log10_g": -5.0})
+        log_density(mediator_model(), ({"csi": CsILikelihood(csi)}, get_model("B-L")), {},
+                    {"log10_g": -5.0})  # fmt: skip
     with pytest.raises(ConfigError, match="chain_method"):
         run_nuts(sm_model(), jax.random.key(0), 1, 1, chain_method="pmap")
 
@@ -172,12 +143,12 @@ def test_credible_upper():
 
 
 @pytest.fixture(scope="module")
-def sm_nuts(csi):
-    return run_nuts(sm_model(), jax.random.key(0), 200, 200, model_args=({"csi": csi},))
+def sm_nuts(csi_lik):
+    return run_nuts(sm_model(), jax.random.key(0), 200, 200, model_args=({"csi": csi_lik},))
 
 
-def test_nuts_sm_csi_matches_profile_fit(csi, sm_nuts):
-    fit = fit_sm(csi)
+def test_nuts_sm_csi_matches_profile_fit(csi_sm_fit, sm_nuts):
+    fit = csi_sm_fit
     n = sm_nuts.samples["csi_n_cevns"]
     d = sm_nuts.diagnostics
     assert n.shape == (200,)
@@ -186,28 +157,26 @@ def test_nuts_sm_csi_matches_profile_fit(csi, sm_nuts):
     assert 0.6 < n.std() / fit.cevns_fitted_err < 1.5
     assert abs(d["summary"]["csi_n_cevns"]["r_hat"] - 1.0) < 0.1
     # the nuisances stay near their priors (SS is constrained to 2 %)
-    assert abs(sm_nuts.samples["csi_eta_ss"].mean()) < 0.05
+    assert abs(sm_nuts.samples["csi_norm_ss"].mean() - 1.0) < 0.05
 
 
 @pytest.mark.slow
-def test_nuts_mediator_bound_near_profile_bound(csi):
+def test_nuts_mediator_bound_near_profile_bound(csi_lik):
     """B-L at 10 MeV on CsI, log10 g ~ U(-6, -3.5): the 95 % credible bound agrees with the
     95 % quantile of exp(-Δχ²_profile/2) × the same prior within 0.15 dex (marginal vs
     profile, and Monte Carlo error), and lies below the Δχ² = 4 bound."""
-    from cevns_jax.bounds import chi2_vs_coupling
-
     lo, hi = -6.0, -3.5
     charges = get_model("B-L")
     res = run_nuts(
         mediator_model(log10_g=(lo, hi)), jax.random.key(1), 300, 500,
-        model_args=({"csi": csi}, charges, 10.0), target_accept_prob=0.95,
+        model_args=({"csi": csi_lik}, charges, 10.0), target_accept_prob=0.95,
     )  # fmt: skip
     assert res.diagnostics["num_divergences"] <= 5  # a few at the wall are harmless
     bayes = credible_upper(res.samples["log10_g"], 0.95)
 
     grid = np.linspace(lo, hi, 96)
-    chi2, _ = chi2_vs_coupling(charges, 10.0, 10.0**grid, {"csi": csi})
-    dchi2 = chi2 - chi2.min()
+    chi2, _ = profile_rows(csi_lik, charges, [10.0], 10.0**grid)
+    dchi2 = chi2[0] - chi2[0].min()
     dens = np.exp(-0.5 * dchi2)
     cdf = np.concatenate([[0.0], np.cumsum(0.5 * (dens[1:] + dens[:-1]) * np.diff(grid))])
     profile_q95 = np.interp(0.95, cdf / cdf[-1], grid)

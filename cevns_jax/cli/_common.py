@@ -7,23 +7,21 @@ library, print a table (:func:`format_table`), write JSON (:func:`write_json`) w
 """
 
 import argparse
-import dataclasses
 import json
 import math
 import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import ConfigError, DataError
+from ..registry import EXPERIMENTS, entry
 
 __all__ = [
-    "EXPERIMENTS",
-    "ExperimentSpec",
     "add_data_dir",
     "add_experiment",
     "add_json",
@@ -38,80 +36,6 @@ __all__ = [
     "write_json",
     "wrote_figure",
 ]
-
-
-@dataclasses.dataclass(frozen=True)
-class ExperimentSpec:
-    """A data set the CLI can build.
-
-    Attributes:
-        name: CLI name.
-        title: human-readable title for tables and figures.
-        builder: ``(data_dir) -> Experiment``, imported lazily.
-        data_files: registry names of the release files the builder reads.
-    """
-
-    name: str
-    title: str
-    builder: Callable
-    data_files: tuple[str, ...]
-
-
-def _build_csi2021(data_dir):
-    from ..csi2021 import build_csi2021
-
-    return build_csi2021(data_dir)
-
-
-def _build_lar2020(data_dir):
-    from ..lar2020 import build_lar2020
-
-    return build_lar2020(data_dir)
-
-
-_CSI_FILES = (
-    "dataBeamOnC.txt",
-    "dataBeamOnAC.txt",
-    "brnPE.txt",
-    "ninPE.txt",
-    "brnTrec.txt",
-    "ninTrec.txt",
-    "effCoefficients.txt",
-    "scintRespCoefficients.txt",
-)
-_LAR_FILES = (
-    "datanobkgsub.txt",
-    "cevnspdf.txt",
-    "brnpdf.txt",
-    "delbrnpdf.txt",
-    "bkgpdf.txt",
-    "cevnspdf+1sigF90.txt",
-    "cevnspdf-1sigF90.txt",
-    "cevnspdfCEvNSTimingMeanSyst.txt",
-    "brnpdf+1sigEnergy.txt",
-    "brnpdf-1sigEnergy.txt",
-    "brnpdf+1sigBRNTimingMean.txt",
-    "brnpdf-1sigBRNTimingMean.txt",
-    "brnpdfBRNTimingWidthSyst.txt",
-    "CENNS10AnlAEfficiency.txt",
-    "LArParametersAnlA.yaml",
-)
-
-#: Experiments selectable with ``--experiment``.
-EXPERIMENTS: dict[str, ExperimentSpec] = {
-    "csi2021": ExperimentSpec(
-        "csi2021",
-        "COHERENT CsI[Na] 2021",
-        _build_csi2021,
-        tuple(f"csi2021/{f}" for f in _CSI_FILES),
-    ),
-    "lar2020": ExperimentSpec(
-        "lar2020",
-        "COHERENT CENNS-10 LAr 2020",
-        _build_lar2020,
-        tuple(f"lar2020/{f}" for f in _LAR_FILES),
-    ),
-}
 
 
 # --- options ----------------------------------------------------------------------------
@@ -129,7 +53,7 @@ def add_experiment(parser: argparse.ArgumentParser, *, required: bool = True) ->
     parser.add_argument(
         "--experiment",
         "-e",
-        choices=tuple(EXPERIMENTS),
+        choices=tuple(EXPERIMENTS),  # the registry's experiments
         required=required,
         help="data set: csi2021 (CsI[Na], arXiv:2110.07730) or lar2020 (CENNS-10 LAr, "
         "analysis A, Zenodo 10.5281/zenodo.3903810)",
@@ -289,11 +213,10 @@ def build_experiment(name: str, data_dir: str | None = None):
     Raises:
         ConfigError: unknown name. DataError: missing or corrupted files.
     """
-    if name not in EXPERIMENTS:
-        raise ConfigError(f"unknown experiment {name!r}; choose from {', '.join(EXPERIMENTS)}")
+    spec = entry(name)  # ConfigError naming the known experiments
     check_data_dir(data_dir)
     start = time.perf_counter()
-    exp = EXPERIMENTS[name].builder(data_dir)
+    exp = spec.builder(data_dir)
     elapsed = time.perf_counter() - start
     info(f"built {name} (detector response and backgrounds) in {elapsed:.1f} s")
     return exp

@@ -1,6 +1,6 @@
 """``cevns-jax bounds``: 2σ upper bounds on one light mediator from one data set.
 
-Thin wrapper over :func:`cevns_jax.table.bound_row` (:func:`cevns_jax.bounds.regime_bound`):
+Thin wrapper over :func:`cevns_jax.table.bound_rows` (:func:`cevns_jax.bounds.regime_bounds`):
 validate the model, build the experiments the data set needs, compute the bound of each
 regime at its two masses, print it next to arXiv:2202.11002 Table II, optionally write
 JSON (with provenance and the χ² curves) and the Δχ²(g) figure.
@@ -12,7 +12,6 @@ import time
 import numpy as np
 
 from ._common import (
-    EXPERIMENTS,
     add_data_dir,
     add_json,
     add_plot,
@@ -96,37 +95,42 @@ def register(subparsers) -> None:
 
 
 def build_data_experiments(datasets, data_dir) -> dict:
-    """Build each experiment the data sets need, once: dict kind -> Experiment."""
-    from ..table import DATASET_KINDS, KIND_EXPERIMENT
+    """Build each experiment the data sets need, once: dict experiment key -> Experiment."""
+    from ..registry import data_set
 
-    kinds = dict.fromkeys(k for d in datasets for k in DATASET_KINDS[d])
-    return {k: build_experiment(KIND_EXPERIMENT[k], data_dir) for k in kinds}
+    entries = {e.key: e for d in datasets for e in data_set(d)}
+    return {k: build_experiment(e.name, data_dir) for k, e in entries.items()}
 
 
-def data_files(kinds) -> list[str]:
-    """Registry names of the release files the experiments of ``kinds`` read."""
-    from ..table import KIND_EXPERIMENT
+def data_files(datasets) -> list[str]:
+    """Registry names of the release files the experiments of ``datasets`` read."""
+    from ..registry import data_set
 
-    return [f for k in kinds for f in EXPERIMENTS[KIND_EXPERIMENT[k]].data_files]
+    entries = {e.key: e for d in datasets for e in data_set(d)}
+    return [f for e in entries.values() for f in e.data_files]
 
 
 def bound_config() -> dict:
     """The bound definition, for the provenance block."""
     import dataclasses
 
-    from ..bounds import BATCH, BOUND_OPTIONS, DELTA_CHI2_1D, REGIME_MASSES_MEV
+    from ..bounds import DELTA_CHI2_1D, REGIME_MASSES_MEV
+    from ..engine import BLOCK_COUPLINGS, BLOCK_ROWS
+    from ..profile import DampedNewton, ExactQuadratic
     from ..published import BOUNDS_REFERENCE
     from ..table import CONVERGENCE_TOL
 
-    opts = {f.name: getattr(BOUND_OPTIONS, f.name) for f in dataclasses.fields(BOUND_OPTIONS)}
+    def fields(module):
+        return {f.name: getattr(module, f.name) for f in dataclasses.fields(module)}
+
     return {
         "delta_chi2": DELTA_CHI2_1D,
         "confidence": "2σ (95.45 % C.L.), one parameter, nuisances profiled",
         "regime_masses_mev": {k: list(v) for k, v in REGIME_MASSES_MEV.items()},
         "convergence_tol": CONVERGENCE_TOL,
-        "profile_options": {k: np.asarray(v).tolist() if not isinstance(v, str) else v
-                            for k, v in opts.items()},
-        "batch": BATCH,
+        "profilers": {"csi": {"DampedNewton": fields(DampedNewton())},
+                      "lar": {"ExactQuadratic": fields(ExactQuadratic())}},
+        "engine_block": [BLOCK_ROWS, BLOCK_COUPLINGS],
         "published_reference": BOUNDS_REFERENCE,
     }
 
@@ -137,9 +141,10 @@ def _fmt(x) -> str:
 
 def _print(model: str, data: str, rows) -> None:
     from ..published import BOUNDS_REFERENCE
-    from ..table import DATASET_TITLES, REGIME_UNITS, mass_text
+    from ..registry import data_set_title
+    from ..table import REGIME_UNITS, mass_text
 
-    print(f"{model} on {DATASET_TITLES[data]} ({data}): 2σ upper bounds (Δχ² = 4, nuisances "
+    print(f"{model} on {data_set_title(data)} ({data}): 2σ upper bounds (Δχ² = 4, nuisances "
           "profiled)\n")
     headers = ["regime", "bound on", "M", "connected", "outer", "island", "check M",
                "change", "convergence", "published", "ratio (conn, outer)"]
@@ -172,7 +177,8 @@ def _print(model: str, data: str, rows) -> None:
 
 def _plot(path, model, data, rows) -> None:
     from .. import plotting
-    from ..table import DATASET_TITLES, mass_text
+    from ..registry import data_set_title
+    from ..table import mass_text
 
     panels = []
     for r in rows:
@@ -192,7 +198,7 @@ def _plot(path, model, data, rows) -> None:
             "published": r["published"], "convergence": r["convergence"],
         })  # fmt: skip
     plotting.plot_bounds(
-        path, title=f"{plotting.model_label(model)} on {DATASET_TITLES[data]}: 2σ bounds "
+        path, title=f"{plotting.model_label(model)} on {data_set_title(data)}: 2σ bounds "
         "(Δχ² = 4)", panels=panels,
     )
 
@@ -200,7 +206,8 @@ def _plot(path, model, data, rows) -> None:
 def run(args) -> int:
     """Run ``cevns-jax bounds`` on parsed arguments; returns the exit code."""
     from ..charges import get_model
-    from ..table import DATASET_KINDS, bound_row
+    from ..registry import build_likelihood
+    from ..table import bound_rows
 
     get_model(args.model)  # unknown model: ConfigError (exit 2) before any data are read
     json_path = check_output(args.json, "--json")
@@ -209,10 +216,9 @@ def run(args) -> int:
 
     start = time.perf_counter()
     experiments = build_data_experiments([args.data], args.data_dir)
-    rows = []
-    for regime in regimes:
-        info(f"{args.model} on {args.data}, {regime}-mass regime: profiling χ²(g) at two masses")
-        rows.append(bound_row(args.model, args.data, regime, experiments, details=True))
+    lik = build_likelihood(args.data, experiments=experiments)
+    info(f"{args.model} on {args.data}: profiling χ²(g) at two masses per regime")
+    rows = bound_rows(lik, args.data, [(args.model, r) for r in regimes], details=True)
     elapsed = time.perf_counter() - start
     _print(args.model, args.data, rows)
     info(f"done in {elapsed:.1f} s")
@@ -226,7 +232,7 @@ def run(args) -> int:
             "model": args.model,
             "data": args.data,
             "bounds": rows,
-            "provenance": provenance(config, data_files(DATASET_KINDS[args.data]),
+            "provenance": provenance(config, data_files([args.data]),
                                      args.data_dir),
             "elapsed_s": elapsed,
         }

@@ -10,9 +10,8 @@ import dataclasses
 
 import numpy as np
 
-from ..published import COHERENT
+from ..registry import entry
 from ._common import (
-    EXPERIMENTS,
     add_data_dir,
     add_experiment,
     add_json,
@@ -26,10 +25,9 @@ from ._common import (
     wrote_figure,
 )
 
-__all__ = ["register", "run", "PUBLISHED"]
+__all__ = ["register", "run"]
 
 #: COHERENT's own results per experiment (:data:`cevns_jax.published.COHERENT`).
-PUBLISHED = COHERENT
 
 _DESCRIPTION = """\
 Fit the Standard-Model CEvNS signal of a COHERENT data set to the data.
@@ -80,7 +78,7 @@ def _module_dict(module) -> dict:
 
 
 def _print_result(title: str, res) -> None:
-    ref = PUBLISHED[res.experiment]
+    ref = entry(res.experiment).published
     print(f"{title}: Standard-Model fit (CEvNS normalisation free)\n")
     rows = [
         ["CEvNS predicted (SM, nominal)", f"{res.cevns_predicted:.1f}", "-"],
@@ -106,39 +104,30 @@ def _print_result(title: str, res) -> None:
     print(format_table(["nuisance", "value", "pull", "prior width"], nrows))
 
 
-def _plot(path, title, exp, res) -> None:
+def _plot(path, title, res) -> None:
     from .. import plotting
-    from ..likelihood import components
-    from ..rates import counts_from_spectrum
 
-    comps = {
-        k: np.asarray(v)
-        for k, v in components(res.best_fit.nuisances, res.spectrum, exp, res.settings).items()
-    }
-    obs = np.asarray(exp.observed)
-    ss = np.asarray(exp.backgrounds.templates(exp, 0.0)["ss"])
-    if exp.name == "csi2021":
-        stack = {"BRN": comps["brn"], "NIN": comps["nin"]}
-        var = obs + ss  # C and AC are independent Poisson samples of equal live time
-        bkg_label = "BRN + NIN"
-    else:
-        stack = {"prompt BRN": comps["brn_prompt"], "delayed BRN": comps["brn_delayed"]}
-        var = obs + ss / float(res.settings.ss_sample_ratio)
-        bkg_label = "BRN"
+    lik = res.likelihood
+    exp = lik.experiment
+    comps = res.fitted_components
+    labels = lik.component_labels
+    stack = {labels[k]: v for k, v in comps.items() if k not in ("cevns", "ss")}
+    neutrons = sum(stack.values())
     stack[f"CEvNS best fit ({res.cevns_fitted:.0f})"] = comps["cevns"]
-    neutrons = sum(stack[k] for k in list(stack)[:2])
-    sm = np.asarray(counts_from_spectrum(exp, res.spectrum)).sum(axis=0)
+    sm = np.asarray(lik.components(lik.nominal(), res.signal)["cevns"])
+    bkg_label = " + ".join(labels[k] for k in comps if k not in ("cevns", "ss"))
     lines = {f"SM CEvNS ({res.cevns_predicted:.0f}) + fitted {bkg_label}": (sm + neutrons, "--")}
-    data = obs - comps["ss"]
+    data = np.asarray(exp.observed) - comps["ss"]
     note = (
         f"{'CEvNS':<8}{res.cevns_fitted:7.1f} ± {res.cevns_fitted_err:.1f}\n"
         f"{'signif.':<8}{res.significance_sigma:7.2f} σ\n"
         f"{'χ²/ndof':<8}{res.chi2_min:7.1f} / {res.ndof}"
     )
-    plotting.plot_prediction(
+    return plotting.plot_prediction(
         path, title=f"{title}: SM fit", e_edges=np.asarray(exp.e_edges),
         t_edges=np.asarray(exp.t_edges), e_unit=exp.e_unit, stack=stack, data=data,
-        data_variance=var, data_label="data − fitted steady state", lines=lines, note=note,
+        data_variance=np.asarray(lik.subtracted_variance()),
+        data_label="data − fitted steady state", lines=lines, note=note,
     )  # fmt: skip
 
 
@@ -148,14 +137,11 @@ def run(args) -> int:
     plot_path = check_output(args.plot, "--plot", figure=True)
 
     from ..fit import fit_sm
-    from ..profile import ProfileOptions
     from ..provenance import provenance
-
-    spec = EXPERIMENTS[args.experiment]
+    spec = entry(args.experiment)
     exp = build_experiment(args.experiment, args.data_dir)
-    options = ProfileOptions()
     info("profiling the best fit, the no-CEvNS hypothesis and the Δχ² = 1 interval")
-    res = fit_sm(exp, options=options)
+    res = fit_sm(spec.likelihood(exp))
     check_finite(
         {k: getattr(res, k) for k in ("cevns_predicted", "cevns_fitted", "cevns_fitted_err",
                                       "chi2_min", "chi2_no_cevns", "significance_sigma")},
@@ -167,13 +153,13 @@ def run(args) -> int:
         info(f"warning: not every profile converged: {res.details}")
 
     if json_path is not None:
-        ref = PUBLISHED[exp.name]
+        ref = spec.published
         config = {
             "command": "fit",
             "experiment": exp.name,
             "cevns_normalisation": "free (no prior)",
-            "settings": _module_dict(res.settings),
-            "profile_options": _module_dict(options),
+            "settings": _module_dict(res.likelihood.settings),
+            "profiler": {type(res.likelihood.solver).__name__: _module_dict(res.likelihood.solver)},
             "interval": "Δχ² = 1 profile interval in the total CEvNS counts",
         }
         payload = {
@@ -201,6 +187,6 @@ def run(args) -> int:
         }
         write_json(json_path, payload)
     if plot_path is not None:
-        _plot(plot_path, spec.title, exp, res)
+        _plot(plot_path, spec.title, res)
         wrote_figure(plot_path)
     return 0

@@ -13,8 +13,8 @@ import argparse
 import numpy as np
 
 from ..published import COHERENT
+from ..registry import entry
 from ._common import (
-    EXPERIMENTS,
     add_data_dir,
     add_experiment,
     add_json,
@@ -241,19 +241,13 @@ def _print_compare(sm_total, compare, results) -> None:
     print("\n" + format_table(["model", "M", "g", "CEvNS total", "ratio to SM"], rows))
 
 
-def _data_for_plot(exp, backgrounds, *, subtract_all: bool):
-    """(data, variance, label): CsI C - AC (- neutrons), var C + AC; LAr obs - bkg, var obs."""
-    obs = np.asarray(exp.observed)
-    if exp.name == "csi2021":
-        ss = backgrounds["ss"]
-        data = obs - ss
-        label = "data: coincidence − anti-coincidence"
-        if subtract_all:
-            data = data - backgrounds["brn"] - backgrounds["nin"]
-            label = "data − nominal backgrounds (AC, BRN, NIN)"
-        return data, obs + ss, label
-    bkg = sum(backgrounds.values())
-    return obs - bkg, obs, "data − nominal backgrounds"
+def _data_for_plot(lik, backgrounds):
+    """(data, variance, label): observed − steady state and its variance (the likelihood's),
+    the other backgrounds subtracted too."""
+    exp = lik.experiment
+    rest = sum(v for k, v in backgrounds.items() if k != "ss")
+    data = np.asarray(exp.observed) - backgrounds["ss"] - rest
+    return data, np.asarray(lik.subtracted_variance()), "data − nominal backgrounds"
 
 
 def _fitted_backgrounds(fit) -> dict[str, np.ndarray]:
@@ -261,34 +255,30 @@ def _fitted_backgrounds(fit) -> dict[str, np.ndarray]:
     return {k: np.asarray(v) for k, v in fit.fitted_components.items() if k != "cevns"}
 
 
-def _plot_prediction(path, title, exp, sm, model, model_counts, backgrounds, released, fit=None):
+def _plot_prediction(path, title, lik, sm, model, model_counts, backgrounds, released, fit=None):
     """Prediction vs data; ``fit`` (an SMFit) gives the backgrounds subtracted and stacked,
     else the nominal ones are used, and the labels say which."""
     from .. import plotting
 
+    exp = lik.experiment
     counts = sm if model is None else model_counts
     which = "nominal" if fit is None else "fitted"
     bkg = backgrounds if fit is None else _fitted_backgrounds(fit)
     obs = np.asarray(exp.observed)
-    stack = {}
-    if exp.name == "csi2021":
-        data, var = obs - bkg["ss"], obs + np.asarray(backgrounds["ss"])
-        data_label = f"data: coincidence − {which} anti-coincidence"
-        stack[f"BRN ({which})"] = bkg["brn"]
-        stack[f"NIN ({which})"] = bkg["nin"]
-    else:
-        data, var = obs - sum(bkg.values()), obs
-        data_label = f"data − {which} backgrounds"
+    data, var = obs - bkg["ss"], np.asarray(lik.subtracted_variance())
+    data_label = f"data − {which} steady state"
+    stack = {f"{lik.component_labels[k]} ({which})": v for k, v in bkg.items() if k != "ss"}
+    neutron_names = " + ".join(lik.component_labels[k] for k in bkg if k != "ss")
     from ..flux import SOURCES
 
     for label, c in zip(plotting.stack_labels(SOURCES), counts, strict=True):
         stack[label] = c
-    neutrons = sum((v for k, v in stack.items() if k.startswith(("BRN", "NIN"))), 0.0)
+    neutrons = sum((v for k, v in bkg.items() if k != "ss"), 0.0)
     lines = {}
     what = "SM"
     if model is not None:
         what = f"{plotting.model_label(model[0])} (M = {_mass_text(model[1])}, g = {model[2]:g})"
-        lines["SM prediction" + (" + BRN + NIN" if exp.name == "csi2021" else "")] = (
+        lines[f"SM prediction + {neutron_names}"] = (
             sm.sum(axis=0) + neutrons,
             "-",
         )
@@ -297,9 +287,8 @@ def _plot_prediction(path, title, exp, sm, model, model_counts, backgrounds, rel
     note_rows = [("CEvNS predicted", f"{counts.sum():8.1f}")]
     if fit is not None:
         note_rows.append(("CEvNS SM fit", f"{fit.cevns_fitted:8.1f} ± {fit.cevns_fitted_err:.1f}"))
-    if exp.name == "csi2021":
-        note_rows.append((f"BRN+NIN {which}", f"{np.sum(neutrons):8.1f}"))
-    signal = data.sum() - (np.sum(neutrons) if exp.name == "csi2021" else 0.0)
+    note_rows.append((f"{neutron_names} {which}", f"{np.sum(neutrons):8.1f}"))
+    signal = data.sum() - np.sum(neutrons)
     note_rows.append((f"data − {which} bkg", f"{signal:8.1f} ± {np.sqrt(var.sum()):.1f}"))
     width = max(len(k) for k, _ in note_rows)
     note = "\n".join(f"{k:<{width}} {v}" for k, v in note_rows)
@@ -323,11 +312,12 @@ def _plot_prediction(path, title, exp, sm, model, model_counts, backgrounds, rel
     )
 
 
-def _plot_compare(path, title, exp, sm, compare, results, backgrounds):
+def _plot_compare(path, title, lik, sm, compare, results, backgrounds):
     from .. import plotting
 
+    exp = lik.experiment
     mass, g, _ = compare
-    data, var, label = _data_for_plot(exp, backgrounds, subtract_all=True)
+    data, var, label = _data_for_plot(lik, backgrounds)
     plotting.plot_compare(
         path,
         title=f"{title}: CEvNS for the SM and light mediators (M = {_mass_text(mass)}, g = {g:g})",
@@ -355,8 +345,9 @@ def run(args) -> int:
     from ..provenance import provenance
     from ..rates import expected_counts
 
-    spec = EXPERIMENTS[args.experiment]
+    spec = entry(args.experiment)
     exp = build_experiment(args.experiment, args.data_dir)
+    lik = spec.likelihood(exp)
     counts_fn = eqx.filter_jit(expected_counts)  # one compile serves SM and every mediator
     sm = np.asarray(counts_fn(exp, standard_model()))
     model_counts = None if model is None else np.asarray(counts_fn(exp, model[3]))
@@ -364,7 +355,8 @@ def run(args) -> int:
     if compare is not None:
         results = {n: np.asarray(counts_fn(exp, m)) for n, m in compare[2].items()}
     backgrounds = {k: np.asarray(v) for k, v in exp.backgrounds.templates(exp, 0.0).items()}
-    released = np.asarray(exp.backgrounds.cevns_released()) if exp.name == "lar2020" else None
+    released = exp.backgrounds.reference_cevns()
+    released = None if released is None else np.asarray(released)
     checked = {"the SM counts": sm, **{f"the {n} counts": c for n, c in results.items()}}
     if model is not None:
         checked[f"the {model[0]} counts"] = model_counts
@@ -437,7 +429,7 @@ def run(args) -> int:
 
     if plot_path is not None:
         if compare is not None:
-            _plot_compare(plot_path, spec.title, exp, sm, compare, results, backgrounds)
+            _plot_compare(plot_path, spec.title, lik, sm, compare, results, backgrounds)
         else:
             fit = None
             if args.backgrounds == "fitted":
@@ -447,9 +439,9 @@ def run(args) -> int:
                     "SM fit of the data for the backgrounds of the figure "
                     "(--backgrounds nominal skips it)"
                 )
-                fit = fit_sm(exp)
+                fit = fit_sm(lik)
             _plot_prediction(
-                plot_path, spec.title, exp, sm, model, model_counts, backgrounds, released, fit
+                plot_path, spec.title, lik, sm, model, model_counts, backgrounds, released, fit
             )
         wrote_figure(plot_path)
     elif compare is not None:

@@ -1,8 +1,8 @@
 """``cevns-jax scan``: the 2σ exclusion region of one light mediator in the (M, g) plane.
 
 Thin wrapper over :func:`cevns_jax.scan.scan_grid`: validate the options, build the
-experiments, scan the profiled χ² on a log-spaced (M, g) grid row by row (saved after every
-row, resumed when rerun), print a summary, optionally write CSV, JSON (with provenance) and
+experiments, scan the profiled χ² on a log-spaced (M, g) grid in batched blocks of rows
+(saved after every block, resumed when rerun), print a summary, optionally write CSV, JSON (with provenance) and
 the exclusion figure with the (g−2)_μ band.
 """
 
@@ -24,8 +24,6 @@ from ._common import (
 
 __all__ = ["register", "run", "default_out"]
 
-_DATA_TITLES = {"csi": "COHERENT CsI[Na] 2021", "lar": "COHERENT CENNS-10 LAr 2020",
-                "csi+lar": "COHERENT CsI[Na] 2021 + LAr 2020"}
 _N_BAND = 400  # masses of the (g-2)_mu band curve
 _MAX_POINTS = 2000  # per grid axis
 
@@ -69,7 +67,7 @@ examples:
 
 def register(subparsers) -> None:
     """Add the ``scan`` subcommand."""
-    from ..profile import DATA_CHOICES
+    from ..registry import DATASETS
 
     p = subparsers.add_parser(
         "scan",
@@ -81,7 +79,7 @@ def register(subparsers) -> None:
     p.add_argument("--model", metavar="NAME", required=True,
                    help="light-mediator model, e.g. B-L, universal, L_mu-L_tau, scalar "
                    "(list: cevns-jax models)")
-    p.add_argument("--data", choices=DATA_CHOICES, required=True,
+    p.add_argument("--data", choices=tuple(DATASETS), required=True,
                    help="data set: csi (CsI[Na] 2021), lar (CENNS-10 LAr 2020) or csi+lar "
                    "(chi2 summed, independent nuisances)")
     p.add_argument("--n-mass", type=int, default=100, metavar="N",
@@ -241,8 +239,7 @@ def run(args) -> int:
     from ..scan import DELTA_CHI2_2D, load_scan, scan_grid
     from .bounds import build_data_experiments, data_files
 
-    kinds = args.data.split("+")
-    files = data_files(kinds)
+    files = data_files([args.data])
     config = {
         "command": "scan", "model": args.model, "data": args.data,
         "mass_range_gev": list(args.mass_range), "n_mass": args.n_mass,
@@ -265,11 +262,14 @@ def run(args) -> int:
             )
         n_before = int(old.done.sum())
         info(f"resuming {out_path}: {n_before}/{old.done.size} rows done")
+    from ..registry import build_likelihood
+
     experiments = build_data_experiments([args.data], args.data_dir)
+    lik = build_likelihood(args.data, experiments=experiments)
     prov = provenance(config, files, args.data_dir)
     start = time.perf_counter()
     try:
-        res = scan_grid(charges, experiments, masses_mev, couplings, out_path=out_path,
+        res = scan_grid(charges, lik, masses_mev, couplings, out_path=out_path,
                         progress=not args.no_progress, model=args.model, provenance=prov)
     except KeyboardInterrupt:
         done = int(load_scan(out_path).done.sum()) if out_path.exists() else 0
@@ -279,7 +279,9 @@ def run(args) -> int:
     wall = time.perf_counter() - start
     info(f"grid saved in {out_path}")
     summary = _summary(res, wall, int(res.done.sum()) - n_before)
-    title = _DATA_TITLES[args.data]
+    from ..registry import data_set
+
+    title = " + ".join(e.title for e in data_set(args.data))
     _print(title, args.model, args.data, res, summary, out_path)
 
     if csv_path is not None:

@@ -94,7 +94,8 @@ def _print(rows) -> None:
 
 def run(args) -> int:
     """Run ``cevns-jax table`` on parsed arguments; returns the exit code."""
-    from ..table import DATASET_KINDS, DATASETS, bound_table, check_models, markdown_table
+    from ..registry import DATASETS
+    from ..table import bound_table, check_models, markdown_table
     from .bounds import bound_config, build_data_experiments, data_files
 
     models = check_models(args.models)  # unknown names: exit 2 before any data are read
@@ -104,7 +105,7 @@ def run(args) -> int:
     start = time.perf_counter()
     experiments = build_data_experiments(DATASETS, args.data_dir)
     info(f"{len(models)} models x {len(DATASETS)} data sets x 2 regimes, two masses each")
-    rows = bound_table(experiments, models, DATASETS)
+    rows = bound_table(experiments, models, tuple(DATASETS))
     elapsed = time.perf_counter() - start
     _print(rows)
     info(f"table done in {elapsed:.1f} s")
@@ -112,12 +113,11 @@ def run(args) -> int:
     if json_path is not None:
         from ..provenance import provenance
 
-        kinds = dict.fromkeys(k for d in DATASETS for k in DATASET_KINDS[d])
         config = {"command": "table", "models": models, "datasets": list(DATASETS),
                   "regimes": ["low", "high"], **bound_config()}
         write_json(json_path, {
             "bounds": rows,
-            "provenance": provenance(config, data_files(kinds), args.data_dir),
+            "provenance": provenance(config, data_files(DATASETS), args.data_dir),
             "elapsed_s": elapsed,
         })  # fmt: skip
     if md_path is not None:
