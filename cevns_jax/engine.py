@@ -38,6 +38,8 @@ __all__ = [
 BLOCK_ROWS = 64
 #: Default block: couplings per row per compiled call.
 BLOCK_COUPLINGS = 32
+#: Rows per device in a block when several (forced) CPU devices share one machine.
+_CPU_ROWS_PER_DEVICE = 8
 
 
 def as_joint(lik) -> JointLikelihood:
@@ -51,8 +53,12 @@ def _polynomial(coeffs, g):
 
 
 @eqx.filter_jit
-def _block(lik: AbstractLikelihood, charges: U1Charges, masses, couplings):
-    """(B,) rows × (G,) couplings -> χ², converged, each (B, G)."""
+def _block(lik: AbstractLikelihood, charges: U1Charges, masses, couplings, mesh=None):
+    """(B,) rows × (G,) couplings -> χ², converged, each (B, G).
+
+    With a device ``mesh`` (static) the rows are split over its devices with ``shard_map``:
+    every device profiles its own rows, no communication.
+    """
 
     def row(ch, mass, gs):
         comps = recoil_components(lik.experiment, Mediator(ch, mass, 1.0))  # (3, 3, n_T)
@@ -64,7 +70,11 @@ def _block(lik: AbstractLikelihood, charges: U1Charges, masses, couplings):
 
         return jax.vmap(point)(gs)
 
-    return jax.vmap(row)(charges, masses, couplings)
+    rows = jax.vmap(row)
+    if mesh is not None:
+        spec = PartitionSpec("rows")
+        rows = jax.shard_map(rows, mesh=mesh, in_specs=spec, out_specs=spec, check_vma=False)
+    return rows(charges, masses, couplings)
 
 
 def rows_per_block(
@@ -82,11 +92,11 @@ def _stack_rows(charges: U1Charges, n_rows: int) -> U1Charges:
     )
 
 
-def _sharding(n_rows: int):
+def _mesh(n_rows: int) -> Mesh | None:
     devices = jax.local_devices()
     if len(devices) == 1 or n_rows % len(devices):
         return None
-    return NamedSharding(Mesh(np.array(devices), ("rows",)), PartitionSpec("rows"))
+    return Mesh(np.array(devices), ("rows",))
 
 
 def profile_rows(
@@ -120,6 +130,11 @@ def profile_rows(
     gs = np.broadcast_to(gs, (n_rows, gs.shape[-1])) if gs.ndim == 1 else gs
     n_g = gs.shape[1]
     n_dev = len(jax.local_devices())
+    if n_dev > 1 and jax.default_backend() == "cpu":
+        # forced host devices (XLA_FLAGS=--xla_force_host_platform_device_count=N) share one
+        # thread pool; with more than ~8 rows per device the per-device programs were seen
+        # to stall on a 2-core machine, so CPU devices get small blocks
+        block_rows = min(block_rows, _CPU_ROWS_PER_DEVICE * n_dev)
     block_rows = -(-block_rows // n_dev) * n_dev
     # split each row into sub-rows of block_couplings couplings (last one padded)
     n_sub = -(-n_g // block_couplings)
@@ -131,7 +146,7 @@ def profile_rows(
     sub_row = np.concatenate([sub_row, np.full(fill, sub_row[-1])])
     sub_g = np.concatenate([sub_g, np.repeat(sub_g[-1:], fill, 0)])
     rows_charges = _stack_rows(charges, n_rows)
-    sharding = _sharding(block_rows)
+    mesh = _mesh(block_rows)
     chi2 = np.zeros(sub_g.shape)
     conv = np.ones(sub_g.shape, bool)
 
@@ -144,10 +159,10 @@ def profile_rows(
             jnp.asarray(masses[idx]),
             jnp.asarray(sub_g[b * block_rows : (b + 1) * block_rows]),
         )
-        if sharding is not None:
-            args = jax.device_put(args, sharding)
+        if mesh is not None:
+            args = jax.device_put(args, NamedSharding(mesh, PartitionSpec("rows")))
         for part in as_joint(lik).parts:
-            value, ok = _block(part, *args)
+            value, ok = _block(part, *args, mesh)
             chi2[b * block_rows : (b + 1) * block_rows] += np.asarray(value)
             conv[b * block_rows : (b + 1) * block_rows] &= np.asarray(ok)
     keep = slice(0, n_rows * n_sub)
