@@ -23,7 +23,7 @@ Each row gives the bound connected to g = 0 ("value"), the outer edge when a
 destructive-interference island is also allowed ("outer"), the published number where
 Table II has one (universal, B-L, L_mu-L_tau, scalar) and the ratios ours/published.
 Every model goes through the same code (see cevns-jax bounds --help); the full table
-takes about 7 minutes on 2 CPU cores (benchmarks/README.md).
+takes about a minute on 2 CPU cores (benchmarks/README.md).
 
 --json FILE writes {{"bounds": [rows...], "provenance": {{...}}, "elapsed_s": ...}}; each row
 has model, data, regime, value, value_outer, island, convergence, converged,
