@@ -104,7 +104,9 @@ class _Curves:
         rows = np.stack([np.concatenate([g, np.full(width - len(g), g[-1])]) for g in gs])
         charges = jax.tree.map(lambda x: x[keys], self.charges)
         chi2, conv = profile_rows(self.lik, charges, self.masses[keys], rows)
-        return [chi2[i, : len(g)] for i, g in enumerate(gs)], [conv[i, : len(g)] for i, g in enumerate(gs)]
+        return [chi2[i, : len(g)] for i, g in enumerate(gs)], [
+            conv[i, : len(g)] for i, g in enumerate(gs)
+        ]
 
     def add(self, lg_new: dict[int, np.ndarray]):
         """Add log10 g points to the curves named by the keys (one engine call)."""
@@ -155,7 +157,9 @@ def coupling_bounds(
     if len(charges) != masses.size:
         raise ConfigError(f"{len(charges)} charge sets for {masses.size} masses")
     if not np.all(masses > 0) or not np.all(np.isfinite(masses)):
-        raise ConfigError(f"mediator masses must be finite and positive, got {masses.tolist()} MeV")
+        raise ConfigError(
+            f"mediator masses must be finite and positive, got {masses.tolist()} MeV"
+        )
     curves = _Curves(lik, charges, masses)
     n = masses.size
     coarse = np.asarray(log10_g, dtype=float)

@@ -132,7 +132,9 @@ class CsILikelihood(AbstractLikelihood):
     @property
     def names(self) -> tuple[str, ...]:
         shapes = tuple(f"theta_{n}" for n in self.experiment.shape_names)
-        return tuple(f"norm_{c}" for c in CSI_COMPONENTS) + shapes + ("dt_cevns_us", "dt_neutron_us")
+        return (
+            tuple(f"norm_{c}" for c in CSI_COMPONENTS) + shapes + ("dt_cevns_us", "dt_neutron_us")
+        )
 
     def nominal(self) -> Array:
         n_shape = len(self.experiment.shape_names)
@@ -195,7 +197,9 @@ class CsILikelihood(AbstractLikelihood):
         jac = jnp.concatenate([
             jnp.stack([cevns, neutrons[0], neutrons[1], bkg.ss]),
             nu[0] * jnp.sum(d_energy[:, :, :, None] * t_c[None, :, None, :], axis=1),
-            jnp.stack([nu[0] * _fold(energy, dt_c), nu[1] * d_neutrons[0] + nu[2] * d_neutrons[1]]),
+            jnp.stack([
+                nu[0] * _fold(energy, dt_c), nu[1] * d_neutrons[0] + nu[2] * d_neutrons[1]
+            ]),
         ])  # fmt: skip
         mu = nu[0] * cevns + nu[1] * neutrons[0] + nu[2] * neutrons[1] + nu[3] * bkg.ss
         return mu, jac

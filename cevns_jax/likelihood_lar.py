@@ -104,7 +104,9 @@ class LArLikelihood(AbstractLikelihood):
 
     @property
     def names(self) -> tuple[str, ...]:
-        return tuple(f"norm_{c}" for c in LAR_COMPONENTS) + tuple(f"eps_{n}" for n in LAR_SYSTEMATICS)
+        return tuple(f"norm_{c}" for c in LAR_COMPONENTS) + tuple(
+            f"eps_{n}" for n in LAR_SYSTEMATICS
+        )
 
     def nominal(self) -> Array:
         return jnp.concatenate([jnp.ones(4), jnp.zeros(len(LAR_SYSTEMATICS))])
@@ -137,7 +139,9 @@ class LArLikelihood(AbstractLikelihood):
     def components(self, nu: Array, signal: Array) -> dict[str, Array]:
         nominal, shifted = self._templates(signal)
         onehot = jnp.asarray(_SYS_COMPONENT[:, None] == np.arange(len(LAR_COMPONENTS)), float)
-        scaled = nu[:4, None, None] * nominal + jnp.einsum("l,lz,lij->zij", nu[4:], onehot, shifted)
+        scaled = nu[:4, None, None] * nominal + jnp.einsum(
+            "l,lz,lij->zij", nu[4:], onehot, shifted
+        )
         return dict(zip(LAR_COMPONENTS, scaled, strict=True))
 
     def linearize(self, nu: Array, signal: Array) -> tuple[Array, Array]:

@@ -196,18 +196,22 @@ class ScanResult:
         ]
         if np.any(self.done):
             chi2_min, m_best, g_best = self.best()
-            header.append(f"grid minimum chi2 = {chi2_min:.6f} at mass_gev = {m_best:.6g}, "
-                          f"g = {g_best:.6g}")
+            header.append(
+                f"grid minimum chi2 = {chi2_min:.6f} at mass_gev = {m_best:.6g}, g = {g_best:.6g}"
+            )
         prov = md.get("provenance") or {}
         if prov:
             versions = prov.get("versions", {})
-            header.append(f"created: {prov.get('timestamp_utc')}  jax backend: "
-                          f"{prov.get('jax', {}).get('backend')}  versions: "
-                          + ", ".join(f"{k}={v}" for k, v in versions.items()))
+            header.append(
+                f"created: {prov.get('timestamp_utc')}  jax backend: "
+                f"{prov.get('jax', {}).get('backend')}  versions: "
+                + ", ".join(f"{k}={v}" for k, v in versions.items())
+            )
             for name, f in (prov.get("data_files") or {}).items():
                 header.append(f"data file {name}: sha256 {f.get('sha256')}")
-        header.append(f"settings: {json.dumps(md.get('settings'))}  "
-                      f"solvers: {json.dumps(md.get('solvers'))}")
+        header.append(
+            f"settings: {json.dumps(md.get('settings'))}  solvers: {json.dumps(md.get('solvers'))}"
+        )
         d = self.delta_chi2()
         rows = np.nonzero(self.done)[0]
         with open(path, "w", encoding="utf-8") as stream:
@@ -251,12 +255,16 @@ def _metadata(charges, lik, model, provenance) -> dict:
         "data": "+".join(parts),
         "experiments": {k: p.experiment.name for k, p in parts.items()},
         "observed_sha256": {
-            k: hashlib.sha256(np.ascontiguousarray(p.experiment.observed, float).tobytes()).hexdigest()
+            k: hashlib.sha256(
+                np.ascontiguousarray(p.experiment.observed, float).tobytes()
+            ).hexdigest()
             for k, p in parts.items()
         },
         "charges": _charges_dict(charges),
         "settings": {k: _module_fields(p.settings) for k, p in parts.items()},
-        "solvers": {k: {type(p.solver).__name__: _module_fields(p.solver)} for k, p in parts.items()},
+        "solvers": {
+            k: {type(p.solver).__name__: _module_fields(p.solver)} for k, p in parts.items()
+        },
         "version": __version__,
         "provenance": provenance,
     }
@@ -350,8 +358,9 @@ def _resume(path: Path, masses, couplings, meta) -> ScanResult:
         )
     for key in _MATCH_KEYS:
         if old.metadata.get(key) != json.loads(json.dumps(meta[key])):
-            problems.append(f"{key} ({_short(old.metadata.get(key))} in the file, "
-                            f"{_short(meta[key])} asked)")
+            problems.append(
+                f"{key} ({_short(old.metadata.get(key))} in the file, {_short(meta[key])} asked)"
+            )
     if old.chi2.shape != (masses.size, couplings.size) or old.done.shape != masses.shape:
         problems.append("array shapes")
     if problems:

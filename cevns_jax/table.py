@@ -132,7 +132,9 @@ def bound_rows(
             "converged": bool(abs(r["convergence"]) < CONVERGENCE_TOL),
             "all_converged": bool(r["all_converged"]),
         }
-        row.update(_compare(row["value"], row["value_outer"], published_bound(model, data, regime)))
+        row.update(
+            _compare(row["value"], row["value_outer"], published_bound(model, data, regime))
+        )
         row["elapsed_s"] = share
         if details:
             row["details"] = r["details"]
@@ -227,8 +229,7 @@ def markdown_table(rows: Sequence[Mapping], *, title: str | None = None) -> str:
             continue
         pairs = sorted({(r["mass_gev"], r["check_mass_gev"]) for r in cells.values()})
         mass_txt = "; ".join(f"M = {mass_text(m)}, checked at {mass_text(k)}" for m, k in pairs)
-        what = ("coupling g (g~ for the scalar)" if regime == "low"
-                else "g/M in GeV^-1")
+        what = "coupling g (g~ for the scalar)" if regime == "low" else "g/M in GeV^-1"
         lines += [f"## {regime}-mass regime: 2σ upper bound on {what} ({mass_txt})", ""]
         lines.append("| model | " + " | ".join(data_set_title(d) for d in order) + " |")
         lines.append("|---|" + "---|" * len(order))

@@ -62,8 +62,9 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "bounds",
         help="2σ upper bound on one light mediator's coupling (low and high mass)",
-        description=_DESCRIPTION.format(low=regime_text("low"), high=regime_text("high"),
-                                        tol=CONVERGENCE_TOL),
+        description=_DESCRIPTION.format(
+            low=regime_text("low"), high=regime_text("high"), tol=CONVERGENCE_TOL
+        ),
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -128,8 +129,10 @@ def bound_config() -> dict:
         "confidence": "2σ (95.45 % C.L.), one parameter, nuisances profiled",
         "regime_masses_mev": {k: list(v) for k, v in REGIME_MASSES_MEV.items()},
         "convergence_tol": CONVERGENCE_TOL,
-        "profilers": {"csi": {"DampedNewton": fields(DampedNewton())},
-                      "lar": {"ExactQuadratic": fields(ExactQuadratic())}},
+        "profilers": {
+            "csi": {"DampedNewton": fields(DampedNewton())},
+            "lar": {"ExactQuadratic": fields(ExactQuadratic())},
+        },
         "engine_block": [BLOCK_ROWS, BLOCK_COUPLINGS],
         "published_reference": BOUNDS_REFERENCE,
     }
@@ -144,10 +147,23 @@ def _print(model: str, data: str, rows) -> None:
     from ..registry import data_set_title
     from ..table import REGIME_UNITS, mass_text
 
-    print(f"{model} on {data_set_title(data)} ({data}): 2σ upper bounds (Δχ² = 4, nuisances "
-          "profiled)\n")
-    headers = ["regime", "bound on", "M", "connected", "outer", "island", "check M",
-               "change", "convergence", "published", "ratio (conn, outer)"]
+    print(
+        f"{model} on {data_set_title(data)} ({data}): 2σ upper bounds (Δχ² = 4, nuisances "
+        "profiled)\n"
+    )
+    headers = [
+        "regime",
+        "bound on",
+        "M",
+        "connected",
+        "outer",
+        "island",
+        "check M",
+        "change",
+        "convergence",
+        "published",
+        "ratio (conn, outer)",
+    ]
     table = []
     for r in rows:
         ratio = "-"
@@ -165,9 +181,11 @@ def _print(model: str, data: str, rows) -> None:
     print()
     for r in rows:
         d = r["details"][0]
-        line = (f"{r['regime']}: best fit g = {d['g_best']:.3g}, Δχ²(g = 0) = "
-                f"{d['delta_chi2_sm']:.2f}, minimiser converged: "
-                f"{'yes' if r['all_converged'] else 'NO'}")
+        line = (
+            f"{r['regime']}: best fit g = {d['g_best']:.3g}, Δχ²(g = 0) = "
+            f"{d['delta_chi2_sm']:.2f}, minimiser converged: "
+            f"{'yes' if r['all_converged'] else 'NO'}"
+        )
         if r["closer"] is not None:
             line += f"; closer to the published value: {r['closer']} reading"
         print(line)
@@ -198,8 +216,9 @@ def _plot(path, model, data, rows) -> None:
             "published": r["published"], "convergence": r["convergence"],
         })  # fmt: skip
     plotting.plot_bounds(
-        path, title=f"{plotting.model_label(model)} on {data_set_title(data)}: 2σ bounds "
-        "(Δχ² = 4)", panels=panels,
+        path,
+        title=f"{plotting.model_label(model)} on {data_set_title(data)}: 2σ bounds (Δχ² = 4)",
+        panels=panels,
     )
 
 
@@ -226,14 +245,18 @@ def run(args) -> int:
     if json_path is not None:
         from ..provenance import provenance
 
-        config = {"command": "bounds", "model": args.model, "data": args.data,
-                  "regime": args.regime, **bound_config()}
+        config = {
+            "command": "bounds",
+            "model": args.model,
+            "data": args.data,
+            "regime": args.regime,
+            **bound_config(),
+        }
         payload = {
             "model": args.model,
             "data": args.data,
             "bounds": rows,
-            "provenance": provenance(config, data_files([args.data]),
-                                     args.data_dir),
+            "provenance": provenance(config, data_files([args.data]), args.data_dir),
             "elapsed_s": elapsed,
         }
         write_json(json_path, payload)

@@ -88,8 +88,11 @@ def _print_result(title: str, res) -> None:
             f"(-{res.cevns_fitted_err_minus:.1f} +{res.cevns_fitted_err_plus:.1f})",
             ref.fitted_text,
         ],
-        ["significance (no CEvNS)", f"{res.significance_sigma:.2f} σ",
-         f"{ref.significance_sigma:g} σ"],
+        [
+            "significance (no CEvNS)",
+            f"{res.significance_sigma:.2f} σ",
+            f"{ref.significance_sigma:g} σ",
+        ],
         ["chi2_min / ndof", f"{res.chi2_min:.2f} / {res.ndof}", "-"],
         ["chi2 without CEvNS", f"{res.chi2_no_cevns:.2f}", "-"],
         ["converged", str(res.converged), "-"],
@@ -138,14 +141,25 @@ def run(args) -> int:
 
     from ..fit import fit_sm
     from ..provenance import provenance
+
     spec = entry(args.experiment)
     exp = build_experiment(args.experiment, args.data_dir)
     info("profiling the best fit, the no-CEvNS hypothesis and the Δχ² = 1 interval")
     res = fit_sm(spec.likelihood(exp))
     check_finite(
-        {k: getattr(res, k) for k in ("cevns_predicted", "cevns_fitted", "cevns_fitted_err",
-                                      "chi2_min", "chi2_no_cevns", "significance_sigma")},
-        f"fit -e {args.experiment}", "the minimiser diverged; report this with the command "
+        {
+            k: getattr(res, k)
+            for k in (
+                "cevns_predicted",
+                "cevns_fitted",
+                "cevns_fitted_err",
+                "chi2_min",
+                "chi2_no_cevns",
+                "significance_sigma",
+            )
+        },
+        f"fit -e {args.experiment}",
+        "the minimiser diverged; report this with the command "
         "line and the data files' sha256 (cevns-jax predict --json shows them)",
     )
     _print_result(spec.title, res)
@@ -159,7 +173,9 @@ def run(args) -> int:
             "experiment": exp.name,
             "cevns_normalisation": "free (no prior)",
             "settings": _module_dict(res.likelihood.settings),
-            "profiler": {type(res.likelihood.solver).__name__: _module_dict(res.likelihood.solver)},
+            "profiler": {
+                type(res.likelihood.solver).__name__: _module_dict(res.likelihood.solver)
+            },
             "interval": "Δχ² = 1 profile interval in the total CEvNS counts",
         }
         payload = {

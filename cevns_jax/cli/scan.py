@@ -2,8 +2,8 @@
 
 Thin wrapper over :func:`cevns_jax.scan.scan_grid`: validate the options, build the
 experiments, scan the profiled χ² on a log-spaced (M, g) grid in batched blocks of rows
-(saved after every block, resumed when rerun), print a summary, optionally write CSV, JSON (with provenance) and
-the exclusion figure with the (g−2)_μ band.
+(saved after every block, resumed when rerun), print a summary, optionally write CSV,
+JSON (with provenance) and the exclusion figure with the (g−2)_μ band.
 """
 
 import argparse
@@ -76,30 +76,63 @@ def register(subparsers) -> None:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--model", metavar="NAME", required=True,
-                   help="light-mediator model, e.g. B-L, universal, L_mu-L_tau, scalar "
-                   "(list: cevns-jax models)")
-    p.add_argument("--data", choices=tuple(DATASETS), required=True,
-                   help="data set: csi (CsI[Na] 2021), lar (CENNS-10 LAr 2020) or csi+lar "
-                   "(chi2 summed, independent nuisances)")
-    p.add_argument("--n-mass", type=int, default=100, metavar="N",
-                   help="number of masses, log-spaced (default 100)")
-    p.add_argument("--n-g", type=int, default=100, metavar="N",
-                   help="number of couplings, log-spaced (default 100)")
-    p.add_argument("--mass-range", type=float, nargs=2, default=(1e-3, 10.0),
-                   metavar=("M_MIN", "M_MAX"),
-                   help="mass range in GeV (default 1e-3 10)")
-    p.add_argument("--g-range", type=float, nargs=2, metavar=("G_MIN", "G_MAX"),
-                   help="coupling range (default: 1e-6 1 for models coupling to quarks and "
-                   "the scalar, 1e-5 10 for leptophilic models)")
-    p.add_argument("--out", metavar="FILE.npz",
-                   help="grid file, written after every mass row and resumed from when it "
-                   "exists (default scan_<model>_<data>.npz)")
-    p.add_argument("--csv", metavar="FILE",
-                   help="also write the grid in long format (mass_gev, g, chi2, delta_chi2, "
-                   "converged) with a commented provenance header")
-    p.add_argument("--no-progress", action="store_true",
-                   help="no progress bar on stderr")
+    p.add_argument(
+        "--model",
+        metavar="NAME",
+        required=True,
+        help="light-mediator model, e.g. B-L, universal, L_mu-L_tau, scalar "
+        "(list: cevns-jax models)",
+    )
+    p.add_argument(
+        "--data",
+        choices=tuple(DATASETS),
+        required=True,
+        help="data set: csi (CsI[Na] 2021), lar (CENNS-10 LAr 2020) or csi+lar "
+        "(chi2 summed, independent nuisances)",
+    )
+    p.add_argument(
+        "--n-mass",
+        type=int,
+        default=100,
+        metavar="N",
+        help="number of masses, log-spaced (default 100)",
+    )
+    p.add_argument(
+        "--n-g",
+        type=int,
+        default=100,
+        metavar="N",
+        help="number of couplings, log-spaced (default 100)",
+    )
+    p.add_argument(
+        "--mass-range",
+        type=float,
+        nargs=2,
+        default=(1e-3, 10.0),
+        metavar=("M_MIN", "M_MAX"),
+        help="mass range in GeV (default 1e-3 10)",
+    )
+    p.add_argument(
+        "--g-range",
+        type=float,
+        nargs=2,
+        metavar=("G_MIN", "G_MAX"),
+        help="coupling range (default: 1e-6 1 for models coupling to quarks and "
+        "the scalar, 1e-5 10 for leptophilic models)",
+    )
+    p.add_argument(
+        "--out",
+        metavar="FILE.npz",
+        help="grid file, written after every mass row and resumed from when it "
+        "exists (default scan_<model>_<data>.npz)",
+    )
+    p.add_argument(
+        "--csv",
+        metavar="FILE",
+        help="also write the grid in long format (mass_gev, g, chi2, delta_chi2, "
+        "converged) with a commented provenance header",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     add_data_dir(p)
     add_json(p)
     add_plot(p, "the (M, g) exclusion figure with the (g-2)_mu band")
@@ -169,15 +202,18 @@ def _summary(res, wall_s: float, n_computed: int) -> dict:
         "chi2_min": chi2_min,
         "best_mass_gev": m_best,
         "best_coupling": g_best,
-        "delta_chi2_smallest_g": {"min": float(np.nanmin(d[:, 0])),
-                                  "max": float(np.nanmax(d[:, 0]))},
+        "delta_chi2_smallest_g": {
+            "min": float(np.nanmin(d[:, 0])),
+            "max": float(np.nanmax(d[:, 0])),
+        },
         "confidence_level": CL_2SIGMA,
         "delta_chi2_threshold": DELTA_CHI2_2D,
         "fraction_excluded": float(excluded[res.done].mean()),
         "n_islands": int(n_islands),
         "island_points": int(islands.sum()),
         "island_mass_range_gev": [float(island_masses[0]), float(island_masses[-1])]
-        if island_masses.size else None,
+        if island_masses.size
+        else None,
         "unconverged_near_boundary": int(np.sum(relevant & ~res.converged)),
         "points_near_boundary": int(relevant.sum()),
         "top_row_allowed": bool(np.any(~excluded[res.done, -1])),
@@ -188,38 +224,65 @@ def _summary(res, wall_s: float, n_computed: int) -> dict:
 
 
 def _print(title, model, data, res, s, out_path) -> None:
-    print(f"{model} on {title} ({data}): profiled chi2 scan, 2σ exclusion for two parameters "
-          f"(Δχ² > {s['delta_chi2_threshold']:.2f})\n")
+    print(
+        f"{model} on {title} ({data}): profiled chi2 scan, 2σ exclusion for two parameters "
+        f"(Δχ² > {s['delta_chi2_threshold']:.2f})\n"
+    )
     m, g = res.masses_gev, res.couplings
     per_row = ""
     if s["rows_computed"]:
         per_row = f" ({s['wall_time_s'] / s['rows_computed']:.2f} s per row)"
     rows = [
-        ["grid", f"{m.size} masses {m[0]:g}..{m[-1]:g} GeV x {g.size} couplings "
-                 f"{g[0]:.3g}..{g[-1]:.3g} (log-spaced)"],
-        ["grid minimum", f"χ² = {s['chi2_min']:.3f} at M = {s['best_mass_gev']:.4g} GeV, "
-                         f"g = {s['best_coupling']:.4g}"],
-        ["Δχ² at the smallest g", f"{s['delta_chi2_smallest_g']['min']:.3f} to "
-                                   f"{s['delta_chi2_smallest_g']['max']:.3f} (over the masses)"],
+        [
+            "grid",
+            f"{m.size} masses {m[0]:g}..{m[-1]:g} GeV x {g.size} couplings "
+            f"{g[0]:.3g}..{g[-1]:.3g} (log-spaced)",
+        ],
+        [
+            "grid minimum",
+            f"χ² = {s['chi2_min']:.3f} at M = {s['best_mass_gev']:.4g} GeV, "
+            f"g = {s['best_coupling']:.4g}",
+        ],
+        [
+            "Δχ² at the smallest g",
+            f"{s['delta_chi2_smallest_g']['min']:.3f} to "
+            f"{s['delta_chi2_smallest_g']['max']:.3f} (over the masses)",
+        ],
         ["excluded at 2σ", f"{100 * s['fraction_excluded']:.1f} % of the grid"],
-        ["allowed islands", "none" if not s["n_islands"] else
-         f"{s['n_islands']} region(s), {s['island_points']} points, M = "
-         f"{s['island_mass_range_gev'][0]:.3g}..{s['island_mass_range_gev'][1]:.3g} GeV"],
-        ["not converged near the boundary", f"{s['unconverged_near_boundary']} of "
-                                            f"{s['points_near_boundary']} (Δχ² < 12.4)"],
+        [
+            "allowed islands",
+            "none"
+            if not s["n_islands"]
+            else f"{s['n_islands']} region(s), {s['island_points']} points, M = "
+            f"{s['island_mass_range_gev'][0]:.3g}..{s['island_mass_range_gev'][1]:.3g} GeV",
+        ],
+        [
+            "not converged near the boundary",
+            f"{s['unconverged_near_boundary']} of {s['points_near_boundary']} (Δχ² < 12.4)",
+        ],
         ["rows", f"{s['rows_computed']} computed, {s['rows_resumed']} resumed from {out_path}"],
         ["wall time", f"{s['wall_time_s']:.1f} s{per_row}"],
     ]
     width = max(len(k) for k, _ in rows)
     print("\n".join(f"{k:<{width}}  {v}" for k, v in rows))
     edge, islands = res.connected_edge(), res.islands()
-    pick = sorted({int(np.argmin(np.abs(np.log10(m) - x)))
-                   for x in np.arange(np.ceil(np.log10(m[0])), np.log10(m[-1]) + 1e-9)})
+    pick = sorted(
+        {
+            int(np.argmin(np.abs(np.log10(m) - x)))
+            for x in np.arange(np.ceil(np.log10(m[0])), np.log10(m[-1]) + 1e-9)
+        }
+    )
     if pick:
         print("\nupper edge of the allowed region containing small g (log interpolation):\n")
-        table = [[f"{m[i]:.4g}", "-" if not np.isfinite(edge[i]) else f"{edge[i]:.3e}",
-                  "-" if not np.isfinite(edge[i]) else f"{edge[i] / m[i]:.3e}",
-                  "yes" if islands[i].any() else "no"] for i in pick]
+        table = [
+            [
+                f"{m[i]:.4g}",
+                "-" if not np.isfinite(edge[i]) else f"{edge[i]:.3e}",
+                "-" if not np.isfinite(edge[i]) else f"{edge[i] / m[i]:.3e}",
+                "yes" if islands[i].any() else "no",
+            ]
+            for i in pick
+        ]
         print(format_table(["M [GeV]", "g", "g/M [1/GeV]", "island"], table, left=0))
     if s["top_row_allowed"]:
         info("warning: some masses are allowed at the largest coupling; extend --g-range")
@@ -241,10 +304,15 @@ def run(args) -> int:
 
     files = data_files([args.data])
     config = {
-        "command": "scan", "model": args.model, "data": args.data,
-        "mass_range_gev": list(args.mass_range), "n_mass": args.n_mass,
-        "g_range": [float(couplings[0]), float(couplings[-1])], "n_g": args.n_g,
-        "out": str(out_path), "delta_chi2_threshold": DELTA_CHI2_2D,
+        "command": "scan",
+        "model": args.model,
+        "data": args.data,
+        "mass_range_gev": list(args.mass_range),
+        "n_mass": args.n_mass,
+        "g_range": [float(couplings[0]), float(couplings[-1])],
+        "n_g": args.n_g,
+        "out": str(out_path),
+        "delta_chi2_threshold": DELTA_CHI2_2D,
     }
     n_before = 0
     if out_path.exists():  # fail on a mismatching file before building the experiments
@@ -269,12 +337,22 @@ def run(args) -> int:
     prov = provenance(config, files, args.data_dir)
     start = time.perf_counter()
     try:
-        res = scan_grid(charges, lik, masses_mev, couplings, out_path=out_path,
-                        progress=not args.no_progress, model=args.model, provenance=prov)
+        res = scan_grid(
+            charges,
+            lik,
+            masses_mev,
+            couplings,
+            out_path=out_path,
+            progress=not args.no_progress,
+            model=args.model,
+            provenance=prov,
+        )
     except KeyboardInterrupt:
         done = int(load_scan(out_path).done.sum()) if out_path.exists() else 0
-        info(f"interrupted: {done}/{masses_mev.size} rows saved in {out_path}; rerun the same "
-             "command to resume")
+        info(
+            f"interrupted: {done}/{masses_mev.size} rows saved in {out_path}; rerun the same "
+            "command to resume"
+        )
         return 130
     wall = time.perf_counter() - start
     info(f"grid saved in {out_path}")
@@ -289,13 +367,20 @@ def run(args) -> int:
         info(f"wrote {csv_path}")
     if json_path is not None:
         edge = res.connected_edge()
-        write_json(json_path, {
-            "model": args.model, "data": args.data, "summary": summary,
-            "grid_file": str(out_path),
-            "masses_gev": res.masses_gev, "couplings": res.couplings,
-            "connected_edge_g": [None if not np.isfinite(e) else float(e) for e in edge],
-            "charges": res.metadata["charges"], "provenance": prov,
-        })
+        write_json(
+            json_path,
+            {
+                "model": args.model,
+                "data": args.data,
+                "summary": summary,
+                "grid_file": str(out_path),
+                "masses_gev": res.masses_gev,
+                "couplings": res.couplings,
+                "connected_edge_g": [None if not np.isfinite(e) else float(e) for e in edge],
+                "charges": res.metadata["charges"],
+                "provenance": prov,
+            },
+        )
     if plot_path is not None:
         _plot(plot_path, args, charges, res, summary, title)
         wrote_figure(plot_path)
@@ -314,15 +399,22 @@ def _plot(path, args, charges, res, summary, title) -> None:
         best = (summary["best_mass_gev"], summary["best_coupling"])
         i = int(np.argmin(np.abs(res.masses_gev - best[0])))
         d0 = float(res.delta_chi2()[i, 0])
-        best_label = (f"best fit (M = {best[0]:.3g} GeV, g = {best[1]:.2g}; "
-                      f"$\\Delta\\chi^2$ of $g \\to 0$: {d0:.2f})")
+        best_label = (
+            f"best fit (M = {best[0]:.3g} GeV, g = {best[1]:.2g}; "
+            f"$\\Delta\\chi^2$ of $g \\to 0$: {d0:.2f})"
+        )
     scalar = MODELS[args.model].kind == "scalar"
     plotting.plot_scan(
         path,
         title=f"{plotting.model_label(args.model)} mediator — {title}: 2σ exclusion",
-        masses_gev=res.masses_gev, couplings=res.couplings, delta_chi2=res.delta_chi2(),
-        threshold=DELTA_CHI2_2D, islands=res.islands(), g2_band=band,
+        masses_gev=res.masses_gev,
+        couplings=res.couplings,
+        delta_chi2=res.delta_chi2(),
+        threshold=DELTA_CHI2_2D,
+        islands=res.islands(),
+        g2_band=band,
         g2_note=None if band is not None else "$(g-2)_\\mu$: no muon coupling",
-        best=best, best_label=best_label,
+        best=best,
+        best_label=best_label,
         ylabel=r"effective coupling $\tilde g$" if scalar else "coupling $g$",
     )

@@ -75,8 +75,19 @@ def _print(rows) -> None:
     from ..published import BOUNDS_REFERENCE
     from ..table import regime_text
 
-    headers = ["model", "data", "regime", "value", "outer", "island", "change", "published",
-               "ratio", "ratio outer", "closer"]
+    headers = [
+        "model",
+        "data",
+        "regime",
+        "value",
+        "outer",
+        "island",
+        "change",
+        "published",
+        "ratio",
+        "ratio outer",
+        "closer",
+    ]
     table = [
         [r["model"], r["data"], r["regime"], _fmt(r["value"]),
          _fmt(r["value_outer"]), "yes" if r["island"] else "no",
@@ -85,11 +96,15 @@ def _print(rows) -> None:
          "-" if r["ratio_outer"] is None else f"{r['ratio_outer']:.3f}", r["closer"] or "-"]
         for r in rows
     ]  # fmt: skip
-    print(f"2σ upper bounds (Δχ² = 4): low = g at {regime_text('low')}, high = g/M "
-          f"[GeV^-1] at {regime_text('high')}\n")
+    print(
+        f"2σ upper bounds (Δχ² = 4): low = g at {regime_text('low')}, high = g/M "
+        f"[GeV^-1] at {regime_text('high')}\n"
+    )
     print(format_table(headers, table, left=3))
-    print(f"\npublished: {BOUNDS_REFERENCE}; change: relative change of the bound between "
-          "the regime's two masses ('!' = not converged)")
+    print(
+        f"\npublished: {BOUNDS_REFERENCE}; change: relative change of the bound between "
+        "the regime's two masses ('!' = not converged)"
+    )
 
 
 def run(args) -> int:
@@ -113,8 +128,13 @@ def run(args) -> int:
     if json_path is not None:
         from ..provenance import provenance
 
-        config = {"command": "table", "models": models, "datasets": list(DATASETS),
-                  "regimes": ["low", "high"], **bound_config()}
+        config = {
+            "command": "table",
+            "models": models,
+            "datasets": list(DATASETS),
+            "regimes": ["low", "high"],
+            **bound_config(),
+        }
         write_json(json_path, {
             "bounds": rows,
             "provenance": provenance(config, data_files(DATASETS), args.data_dir),
@@ -122,7 +142,10 @@ def run(args) -> int:
         })  # fmt: skip
     if md_path is not None:
         with open(md_path, "w", encoding="utf-8") as stream:
-            stream.write(markdown_table(
-                rows, title="COHERENT light-mediator bounds vs arXiv:2202.11002 Table II"))
+            stream.write(
+                markdown_table(
+                    rows, title="COHERENT light-mediator bounds vs arXiv:2202.11002 Table II"
+                )
+            )
         info(f"wrote {md_path}")
     return 0
