@@ -9,7 +9,7 @@ Two solvers, chosen by each likelihood (by type, as optimistix chooses solvers):
 * :class:`DampedNewton` — for a smooth non-quadratic χ² (the CsI Poisson deviance): a fixed
   number of Levenberg–Marquardt-damped Newton steps with exact second derivatives. Each
   step solves (H + λI) δ = −∇χ²; a step that does not lower χ² (or is not finite) is
-  rejected and λ grows ×10 (to at least 1), an accepted one shrinks λ ×0.2.
+  rejected and λ grows ×10 (to at least 1), an accepted one shrinks λ ×0.35.
   A ``fori_loop`` of fixed length: under ``vmap`` every member does the same work, no
   member waits for another, and nothing can stall.
 
@@ -107,9 +107,9 @@ class DampedNewton(AbstractSolver):
         tol: scaled gradient norm below which the result counts as converged.
     """
 
-    steps: int = eqx.field(static=True, default=16)
+    steps: int = eqx.field(static=True, default=20)
     damping: float = eqx.field(static=True, default=1e-3)
-    shrink: float = eqx.field(static=True, default=0.2)
+    shrink: float = eqx.field(static=True, default=0.35)
     grow: float = eqx.field(static=True, default=10.0)
     floor: float = eqx.field(static=True, default=1.0)
     tol: float = eqx.field(static=True, default=1e-5)
