@@ -1,6 +1,6 @@
 """Published reference numbers: the single source of every COHERENT and paper value we compare to.
 
-Two groups (transcribed in ``shared/reference/published.md``):
+Two groups (transcribed from the publications below):
 
 * :data:`COHERENT`: the collaboration's own results for the two data sets —
   CsI[Na] 2021, D. Akimov et al. (COHERENT), PRL 129 (2022) 081801, arXiv:2110.07730;
