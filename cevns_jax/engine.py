@@ -35,9 +35,9 @@ __all__ = [
 ]
 
 #: Default block: rows per compiled call (a multiple of the device count is used).
-BLOCK_ROWS = 64
+BLOCK_ROWS = 16
 #: Default block: couplings per row per compiled call.
-BLOCK_COUPLINGS = 32
+BLOCK_COUPLINGS = 25
 #: Rows per device in a block when several (forced) CPU devices share one machine.
 _CPU_ROWS_PER_DEVICE = 8
 
