@@ -129,6 +129,13 @@ class CsILikelihood(AbstractLikelihood):
         self.cevns_time, self.neutron_time = _time_tables(experiment, self.settings.neutron_interp)
         self.solver = DampedNewton() if solver is None else solver
 
+    def replace_settings(self, settings: CsISettings) -> "CsILikelihood":
+        """The same likelihood with other settings; the time tables are rebuilt when the
+        neutron interpolation changes (they depend on it)."""
+        if settings.neutron_interp != self.settings.neutron_interp:
+            return CsILikelihood(self.experiment, settings, self.solver)
+        return eqx.tree_at(lambda lik: lik.settings, self, settings)
+
     @property
     def names(self) -> tuple[str, ...]:
         shapes = tuple(f"theta_{n}" for n in self.experiment.shape_names)

@@ -68,7 +68,9 @@ class PolyTable(eqx.Module):
         u = (x - self.lo) / self.width
         k = jnp.clip(jnp.floor(u), 0, n_cells - 1).astype(int)
         s = u - k
-        s_in = jnp.clip(s, 0.0, 1.0)
+        # where, not clip: at a cell edge (s = 0 or 1) a tie in clip would pass half the
+        # tangent and halve nested derivatives
+        s_in = jnp.where(s < 0.0, 0.0, jnp.where(s > 1.0, 1.0, s))
         c = self.coeffs[k]
         value, d1, d2 = c[0], jnp.zeros_like(c[0]), jnp.zeros_like(c[0])
         for j in range(1, n_coef):  # Horner for p, p' and p'' in s (static degree)

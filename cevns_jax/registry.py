@@ -106,7 +106,11 @@ EXPERIMENTS: dict[str, ExperimentEntry] = {
     )
 }  # fmt: skip
 
-_BY_KEY = {e.key: e for e in EXPERIMENTS.values()}
+
+def _by_key() -> dict[str, ExperimentEntry]:
+    """Entries by key, read from :data:`EXPERIMENTS` at each call (entries may be added)."""
+    return {e.key: e for e in EXPERIMENTS.values()}
+
 
 #: Data sets: name -> experiment keys whose χ² add (independent nuisances).
 DATASETS: dict[str, tuple[str, ...]] = {
@@ -122,11 +126,12 @@ def entry(name_or_key: str) -> ExperimentEntry:
     Raises:
         ConfigError: unknown experiment (the message lists the known ones).
     """
-    found = EXPERIMENTS.get(name_or_key) or _BY_KEY.get(name_or_key)
+    by_key = _by_key()
+    found = EXPERIMENTS.get(name_or_key) or by_key.get(name_or_key)
     if found is None:
         raise ConfigError(
             f"unknown experiment {name_or_key!r}; choose from {', '.join(EXPERIMENTS)} "
-            f"(keys {', '.join(_BY_KEY)})"
+            f"(keys {', '.join(by_key)})"
         )
     return found
 
@@ -139,7 +144,7 @@ def data_set(name: str) -> tuple[ExperimentEntry, ...]:
     """
     if name not in DATASETS:
         raise ConfigError(f"unknown data set {name!r}; choose from {', '.join(DATASETS)}")
-    return tuple(_BY_KEY[k] for k in DATASETS[name])
+    return tuple(entry(k) for k in DATASETS[name])
 
 
 def data_set_title(name: str) -> str:

@@ -36,7 +36,7 @@ import numpy as np
 from .bounds import DELTA_CHI2_1D, REGIME_MASSES_MEV, regime_bounds
 from .charges import get_model, model_names
 from .errors import ConfigError
-from .published import published_bound
+from .published import PUBLISHED_DATASETS, published_bound
 from .registry import DATASETS, build_likelihood, data_set, data_set_title
 
 __all__ = [
@@ -220,7 +220,9 @@ def markdown_table(rows: Sequence[Mapping], *, title: str | None = None) -> str:
     readings: connected, outer); a ``†`` marks a bound not converged between the regime's
     two masses (|change| ≥ 1e-2) or with an unconverged profile.
     """
-    order = [d for d in ("lar", "csi", "csi+lar") if any(r["data"] == d for r in rows)]
+    present = list(dict.fromkeys(r["data"] for r in rows))
+    paper = [d for d in PUBLISHED_DATASETS if d in present]  # the paper's column order first
+    order = paper + [d for d in present if d not in paper]
     models = list(dict.fromkeys(r["model"] for r in rows))
     lines = [f"# {title}", ""] if title else []
     for regime in REGIMES:

@@ -37,17 +37,33 @@ def lar(data_dir):
 
 
 @pytest.fixture(scope="session")
-def csi_sm_fit(csi):
+def csi_lik(csi):
+    """The CsI likelihood with default settings (its time tables built once per session)."""
+    from cevns_jax.likelihood_csi import CsILikelihood
+
+    return CsILikelihood(csi)
+
+
+@pytest.fixture(scope="session")
+def lar_lik(lar):
+    """The LAr likelihood with default settings (built once per session)."""
+    from cevns_jax.likelihood_lar import LArLikelihood
+
+    return LArLikelihood(lar)
+
+
+@pytest.fixture(scope="session")
+def csi_sm_fit(csi_lik):
     """The SM fit of CsI (cevns_jax.fit.fit_sm), computed once per session and shared by
     every test that needs it (a fit is several seconds of profiling)."""
     from cevns_jax.fit import fit_sm
 
-    return fit_sm(csi)
+    return fit_sm(csi_lik)
 
 
 @pytest.fixture(scope="session")
-def lar_sm_fit(lar):
+def lar_sm_fit(lar_lik):
     """The SM fit of LAr, computed once per session (see :func:`csi_sm_fit`)."""
     from cevns_jax.fit import fit_sm
 
-    return fit_sm(lar)
+    return fit_sm(lar_lik)

@@ -214,8 +214,18 @@ def test_unknown_experiment_is_a_usage_error(capsys):
 
 
 def test_registered_data_files_and_jsonable():
-    for spec in EXPERIMENTS.values():
+    from cevns_jax import registry
+
+    assert EXPERIMENTS is registry.EXPERIMENTS  # the CLI lists the registry's experiments
+    for name, spec in EXPERIMENTS.items():
+        assert isinstance(spec, registry.ExperimentEntry) and spec.name == name
+        assert spec.data_files
         assert all(name in REGISTRY and not REGISTRY[name].optional for name in spec.data_files)
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    for command in ("predict", "fit"):
+        option = next(a for a in sub.choices[command]._actions if a.dest == "experiment")
+        assert tuple(option.choices) == tuple(EXPERIMENTS)
     import numpy as np
 
     assert to_jsonable({"a": np.arange(3.0), "b": np.float64(np.nan), "c": (1, 2.5)}) == {

@@ -129,7 +129,15 @@ def test_predict_figure_subtracts_the_fitted_backgrounds(tmp_path, lar, lar_sm_f
     sm = np.ones((3,) + tuple(np.asarray(lar.observed).shape))
     nominal = {k: np.asarray(v) for k, v in lar.backgrounds.templates(lar, 0.0).items()}
     fig = _plot_prediction(
-        tmp_path / "p.png", "LAr", lar, sm, None, None, nominal, None, lar_sm_fit
+        tmp_path / "p.png",
+        "LAr",
+        lar_sm_fit.likelihood,
+        sm,
+        None,
+        None,
+        nominal,
+        None,
+        lar_sm_fit,
     )
     fitted = sum(v for k, v in lar_sm_fit.fitted_components.items() if k != "cevns")
     expected = float(np.sum(np.asarray(lar.observed) - fitted))

@@ -60,9 +60,9 @@ def test_data_chi2_is_full_chi2_minus_priors(csi_lik):
     prior = gaussian_prior_chi2(nu, csi_lik.nominal(), csi_lik.widths())
     data = eqx.filter_jit(data_chi2)({"csi": nu}, {"csi": sig}, {"csi": csi_lik})
     np.testing.assert_allclose(float(data), float(full - prior), rtol=1e-12)
-    grad = eqx.filter_jit(jax.grad(lambda n: data_chi2({"csi": n}, {"csi": sig}, {"csi": csi_lik})))(
-        nu
-    )
+    grad = eqx.filter_jit(
+        jax.grad(lambda n: data_chi2({"csi": n}, {"csi": sig}, {"csi": csi_lik}))
+    )(nu)
     assert np.all(np.isfinite(np.asarray(grad)))
 
 

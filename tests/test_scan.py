@@ -2,15 +2,21 @@
 
 import json
 
+import equinox as eqx
 import numpy as np
 import pytest
 
 from cevns_jax import scan as scan_mod
 from cevns_jax.charges import get_model
 from cevns_jax.cli import main
+from cevns_jax.engine import profile_rows
 from cevns_jax.errors import ConfigError
+from cevns_jax.likelihood import JointLikelihood
+from cevns_jax.likelihood_lar import LArLikelihood, LArSettings
+from cevns_jax.profile import ExactQuadratic
 from cevns_jax.scan import (
     DELTA_CHI2_2D,
+    FORMAT,
     ScanResult,
     default_coupling_range,
     delta_chi2_threshold,
@@ -18,17 +24,23 @@ from cevns_jax.scan import (
     scan_grid,
 )
 
-# a small LAr grid: 4 masses (MeV) x 16 couplings, one compiled batch per row
+# a small LAr grid: 4 masses (MeV) x 16 couplings (one engine block)
 MASSES = np.array([1.0, 30.0, 1e3, 1e4])
 COUPLINGS = np.geomspace(1e-7, 1e-1, 16)
 
 
 @pytest.fixture(scope="module")
-def one_shot(lar, tmp_path_factory):
+def lar_joint(lar_lik):
+    return JointLikelihood((lar_lik,))
+
+
+@pytest.fixture(scope="module")
+def one_shot(lar_joint, tmp_path_factory):
     """The small B-L grid computed in one go, saved to a file."""
     path = tmp_path_factory.mktemp("scan") / "one_shot.npz"
-    res = scan_grid(get_model("B-L"), {"lar": lar}, MASSES, COUPLINGS, out_path=path,
-                    progress=False, model="B-L")
+    res = scan_grid(
+        get_model("B-L"), lar_joint, MASSES, COUPLINGS, out_path=path, progress=False, model="B-L"
+    )
     return res, path
 
 
@@ -59,6 +71,24 @@ def test_small_grid_excluded_at_large_g_allowed_at_small_g(one_shot):
     assert not res.islands().any()
 
 
+def test_grid_is_the_engine_and_metadata(one_shot, lar_joint):
+    """The scan's χ² is the engine's on the same rows; the file says what was computed."""
+    res, path = one_shot
+    chi2, conv = profile_rows(lar_joint, get_model("B-L"), MASSES, COUPLINGS)
+    np.testing.assert_allclose(res.chi2, chi2, rtol=1e-12, atol=0)
+    np.testing.assert_array_equal(res.converged, conv)
+    md = load_scan(path).metadata
+    assert md["format"] == FORMAT == "cevns_jax.scan/2"
+    assert md["model"] == "B-L" and md["data"] == "lar"
+    assert md["experiments"] == {"lar": "lar2020"}
+    assert set(md["solvers"]) == {"lar"} and set(md["solvers"]["lar"]) == {"ExactQuadratic"}
+    assert md["solvers"]["lar"]["ExactQuadratic"]["tol"] == ExactQuadratic().tol
+    assert md["settings"]["lar"]["sigma_ss"] == pytest.approx(0.0079)
+    assert len(md["observed_sha256"]["lar"]) == 64
+    assert md["charges"]["quark"] == pytest.approx([1 / 3] * 3)
+    assert "options" not in md
+
+
 def test_csv_long_format(one_shot, tmp_path):
     res, _ = one_shot
     out = tmp_path / "grid.csv"
@@ -80,22 +110,32 @@ class _Stop(Exception):
     pass
 
 
-def test_resume_computes_only_missing_rows(one_shot, lar, tmp_path, monkeypatch):
+def test_resume_computes_only_missing_rows(one_shot, lar_joint, tmp_path, monkeypatch):
+    """Blocks of one row each (the file is saved after every block): a crash in the third
+    block leaves two rows saved; the rerun computes only the two missing rows."""
     res_once, _ = one_shot
     path = tmp_path / "resumed.npz"
-    real = scan_mod.chi2_vs_coupling
+    real = scan_mod.profile_rows
     calls = []
 
-    def interrupted(charges, mass, *args):
+    def interrupted(lik, charges, masses, gs, *args, **kwargs):
         if len(calls) == 2:
-            raise _Stop  # a crash during the third row
-        calls.append(mass)
-        return real(charges, mass, *args)
+            raise _Stop  # a crash during the third block
+        calls.extend(np.asarray(masses).tolist())
+        return real(lik, charges, masses, gs, *args, **kwargs)
 
-    monkeypatch.setattr(scan_mod, "chi2_vs_coupling", interrupted)
+    monkeypatch.setattr(scan_mod, "rows_per_block", lambda n_couplings: 1)
+    monkeypatch.setattr(scan_mod, "profile_rows", interrupted)
     with pytest.raises(_Stop):
-        scan_grid(get_model("B-L"), {"lar": lar}, MASSES, COUPLINGS, out_path=path,
-                  progress=False, model="B-L")
+        scan_grid(
+            get_model("B-L"),
+            lar_joint,
+            MASSES,
+            COUPLINGS,
+            out_path=path,
+            progress=False,
+            model="B-L",
+        )
     partial = load_scan(path)
     assert partial.done.tolist() == [True, True, False, False]
     assert np.all(np.isnan(partial.chi2[2:])) and np.all(np.isfinite(partial.chi2[:2]))
@@ -103,13 +143,15 @@ def test_resume_computes_only_missing_rows(one_shot, lar, tmp_path, monkeypatch)
 
     calls.clear()
 
-    def counting(charges, mass, *args):
-        calls.append(mass)
-        return real(charges, mass, *args)
+    def counting(lik, charges, masses, gs, *args, **kwargs):
+        calls.extend(np.asarray(masses).tolist())
+        return real(lik, charges, masses, gs, *args, **kwargs)
 
-    monkeypatch.setattr(scan_mod, "chi2_vs_coupling", counting)
-    res = scan_grid(get_model("B-L"), {"lar": lar}, MASSES, COUPLINGS, out_path=path,
-                    progress=False, model="B-L")
+    monkeypatch.setattr(scan_mod, "rows_per_block", lambda n_couplings: 2)
+    monkeypatch.setattr(scan_mod, "profile_rows", counting)
+    res = scan_grid(
+        get_model("B-L"), lar_joint, MASSES, COUPLINGS, out_path=path, progress=False, model="B-L"
+    )
     assert calls == [MASSES[2], MASSES[3]]
     final = load_scan(path)
     for r in (res, final):
@@ -119,9 +161,25 @@ def test_resume_computes_only_missing_rows(one_shot, lar, tmp_path, monkeypatch)
     assert final.metadata["model"] == "B-L" and final.metadata["data"] == "lar"
 
     calls.clear()  # a finished file: nothing recomputed
-    scan_grid(get_model("B-L"), {"lar": lar}, MASSES, COUPLINGS, out_path=path,
-              progress=False, model="B-L")
+    scan_grid(
+        get_model("B-L"), lar_joint, MASSES, COUPLINGS, out_path=path, progress=False, model="B-L"
+    )
     assert calls == []
+    # the metadata keep the run that started the file
+    assert "provenance_first" in final.metadata
+
+
+def _other_lik(which, lar_lik, csi_lik=None):
+    if which == "settings":
+        return JointLikelihood((lar_lik.replace_settings(LArSettings(sigma_eps=0.5)),))
+    if which == "solvers":
+        other = LArLikelihood(lar_lik.experiment, solver=ExactQuadratic(tol=1e-5))
+        return JointLikelihood((other,))
+    if which == "observed":
+        exp = lar_lik.experiment
+        moved = eqx.tree_at(lambda lik: lik.experiment.observed, lar_lik, exp.observed + 1.0)
+        return JointLikelihood((moved,))
+    return JointLikelihood((csi_lik,))
 
 
 @pytest.mark.parametrize(
@@ -131,28 +189,31 @@ def test_resume_computes_only_missing_rows(one_shot, lar, tmp_path, monkeypatch)
         ({"masses_mev": MASSES * 2}, "masses"),
         ({"model": "universal"}, "model"),
         ({"charges": get_model("universal")}, "charges"),
-        ({"experiments": "csi"}, "data"),
+        ({"lik": "settings"}, "settings"),
+        ({"lik": "solvers"}, "solvers"),
+        ({"lik": "observed"}, "observed_sha256"),
+        ({"lik": "csi"}, "data"),
     ],
 )
-def test_mismatching_file_is_refused(one_shot, lar, change, message):
+def test_mismatching_file_is_refused(one_shot, lar_joint, lar_lik, request, change, message):
     _, path = one_shot
     before = path.read_bytes()
     kwargs = {"masses_mev": MASSES, "couplings": COUPLINGS, "model": "B-L",
-              "charges": get_model("B-L"), "experiments": {"lar": lar}}
+              "charges": get_model("B-L"), "lik": lar_joint}  # fmt: skip
     kwargs.update(change)
-    if change.get("experiments") == "csi":
-        kwargs["experiments"] = {"csi": lar}  # refused before any χ²: no need to build CsI
+    if isinstance(kwargs["lik"], str):
+        csi_lik = request.getfixturevalue("csi_lik") if kwargs["lik"] == "csi" else None
+        kwargs["lik"] = _other_lik(kwargs["lik"], lar_lik, csi_lik)
     with pytest.raises(ConfigError, match=f"{message}.*another output path or delete"):
         scan_grid(out_path=path, progress=False, **kwargs)
     assert path.read_bytes() == before
 
 
-def test_unreadable_file_is_refused(lar, tmp_path):
+def test_unreadable_file_is_refused(lar_joint, tmp_path):
     path = tmp_path / "junk.npz"
     path.write_text("not a scan")
     with pytest.raises(ConfigError, match="not a readable cevns_jax scan file"):
-        scan_grid(get_model("B-L"), {"lar": lar}, MASSES, COUPLINGS, out_path=path,
-                  progress=False)
+        scan_grid(get_model("B-L"), lar_joint, MASSES, COUPLINGS, out_path=path, progress=False)
 
 
 @pytest.mark.parametrize(
@@ -169,29 +230,39 @@ def test_unreadable_file_is_refused(lar, tmp_path):
         (MASSES, np.ones((2, 2)), "1-D"),
     ],
 )
-def test_bad_inputs(lar, masses, couplings, message):
+def test_bad_inputs(lar_joint, masses, couplings, message):
     with pytest.raises(ConfigError, match=message):
-        scan_grid(get_model("B-L"), {"lar": lar}, masses, couplings, progress=False)
+        scan_grid(get_model("B-L"), lar_joint, masses, couplings, progress=False)
 
 
-def test_bad_experiments_and_directory(lar, tmp_path):
-    with pytest.raises(ConfigError, match="keys 'csi' and/or 'lar'"):
-        scan_grid(get_model("B-L"), {"xenon": lar}, MASSES, COUPLINGS, progress=False)
+def test_missing_directory(lar_joint, tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
-        scan_grid(get_model("B-L"), {"lar": lar}, MASSES, COUPLINGS,
-                  out_path=tmp_path / "no" / "x.npz", progress=False)
+        scan_grid(
+            get_model("B-L"),
+            lar_joint,
+            MASSES,
+            COUPLINGS,
+            out_path=tmp_path / "no" / "x.npz",
+            progress=False,
+        )
 
 
 def test_islands_and_edges_on_a_toy_grid():
     """Island labelling and edge interpolation on a hand-made Δχ² grid."""
     g = np.geomspace(1e-4, 1e-1, 7)
-    chi2 = np.array([
-        [0.0, 1.0, 9.0, 9.0, 9.0, 9.0, 9.0],
-        [0.0, 1.0, 9.0, 1.0, 9.0, 9.0, 9.0],  # island at g index 3
-        [0.0, 1.0, 2.0, 9.0, 9.0, 9.0, 9.0],
-    ]) + 100.0
-    res = ScanResult(np.array([1.0, 2.0, 3.0]), g, chi2, np.ones(chi2.shape, bool),
-                     np.ones(3, bool), {})
+    chi2 = (
+        np.array(
+            [
+                [0.0, 1.0, 9.0, 9.0, 9.0, 9.0, 9.0],
+                [0.0, 1.0, 9.0, 1.0, 9.0, 9.0, 9.0],  # island at g index 3
+                [0.0, 1.0, 2.0, 9.0, 9.0, 9.0, 9.0],
+            ]
+        )
+        + 100.0
+    )
+    res = ScanResult(
+        np.array([1.0, 2.0, 3.0]), g, chi2, np.ones(chi2.shape, bool), np.ones(3, bool), {}
+    )
     islands = res.islands()
     assert islands.sum() == 1 and islands[1, 3]
     edge = res.connected_edge()
@@ -199,8 +270,14 @@ def test_islands_and_edges_on_a_toy_grid():
     assert edge[0] == pytest.approx(10 ** (np.log10(g[1]) + t * 0.5))
     assert edge[2] == pytest.approx(10 ** (np.log10(g[2]) + (DELTA_CHI2_2D - 2.0) / 7.0 * 0.5))
     # rows not done are neither excluded nor allowed
-    partial = ScanResult(res.masses_mev, g, np.where([[1], [0], [1]], chi2, np.nan),
-                         res.converged, np.array([True, False, True]), {})
+    partial = ScanResult(
+        res.masses_mev,
+        g,
+        np.where([[1], [0], [1]], chi2, np.nan),
+        res.converged,
+        np.array([True, False, True]),
+        {},
+    )
     assert not partial.excluded()[1].any() and not partial.islands().any()
     assert np.isnan(partial.connected_edge()[1])
 
@@ -213,9 +290,31 @@ def test_default_coupling_ranges():
 
 def test_cli_scan_writes_npz_csv_png_json(tmp_path, data_dir, capsys):
     out, csv, png, js = (tmp_path / n for n in ("s.npz", "s.csv", "s.png", "s.json"))
-    argv = ["scan", "--model", "B-L", "--data", "lar", "--n-mass", "3", "--n-g", "16",
-            "--g-range", "1e-7", "1e-1", "--data-dir", str(data_dir), "--out", str(out),
-            "--csv", str(csv), "--plot", str(png), "--json", str(js), "--no-progress"]
+    argv = [
+        "scan",
+        "--model",
+        "B-L",
+        "--data",
+        "lar",
+        "--n-mass",
+        "3",
+        "--n-g",
+        "16",
+        "--g-range",
+        "1e-7",
+        "1e-1",
+        "--data-dir",
+        str(data_dir),
+        "--out",
+        str(out),
+        "--csv",
+        str(csv),
+        "--plot",
+        str(png),
+        "--json",
+        str(js),
+        "--no-progress",
+    ]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "grid minimum" in printed and "excluded at 2σ" in printed

@@ -14,14 +14,32 @@ from cevns_jax.published import (
     PUBLISHED_MODELS,
     published_bound,
 )
+from cevns_jax.registry import DATASETS, build_likelihood
 from cevns_jax.table import (
-    DATASETS,
+    CONVERGENCE_TOL,
+    REGIME_UNITS,
+    REGIMES,
     ROW_KEYS,
+    bound_rows,
     bound_table,
     check_models,
-    data_experiments,
     markdown_table,
 )
+
+#: Our own measured bounds (new engine), pinned to 1e-3 relative: (model, data, regime) ->
+#: (value, value_outer).
+PINS = {
+    ("scalar", "lar", "high"): (5.6640e-4, 5.6640e-4),
+    ("B-L", "lar", "low"): (5.1637e-5, 5.1637e-5),
+    ("B-L", "lar", "high"): (1.6127e-3, 1.6127e-3),
+    ("B-L", "csi", "low"): (4.9913e-5, 4.9913e-5),
+    ("B-L", "csi", "high"): (8.6546e-4, 8.6546e-4),
+    ("B-L", "csi+lar", "low"): (4.3466e-5, 4.3466e-5),
+    ("B-L", "csi+lar", "high"): (9.2539e-4, 9.2539e-4),
+    ("universal", "lar", "low"): (3.0794e-5, 5.0454e-5),
+    ("universal", "lar", "high"): (6.0589e-4, 1.9419e-3),
+}
+PIN_RTOL = 1e-3
 
 
 # --- published numbers ------------------------------------------------------------------------
@@ -46,41 +64,61 @@ def test_published_bounds_cover_table_ii():
 
 def test_coherent_reference_numbers():
     csi, lar = COHERENT["csi2021"], COHERENT["lar2020"]
-    assert (csi.sm_prediction, csi.cevns_fitted, csi.cevns_fitted_err,
-            csi.significance_sigma) == (341.0, 306.0, 20.0, 11.6)
-    assert (lar.sm_prediction, lar.cevns_fitted, lar.cevns_fitted_err,
-            lar.significance_sigma) == (128.0, 159.0, 43.0, 3.5)
+    assert (csi.sm_prediction, csi.cevns_fitted, csi.cevns_fitted_err, csi.significance_sigma) == (
+        341.0,
+        306.0,
+        20.0,
+        11.6,
+    )
+    assert (lar.sm_prediction, lar.cevns_fitted, lar.cevns_fitted_err, lar.significance_sigma) == (
+        128.0,
+        159.0,
+        43.0,
+        3.5,
+    )
     assert csi.sm_text == "341 ± 11 (th) ± 42 (exp), PRL 129 (2022) 081801"
     assert lar.sm_text == "128 ± 17, PRL 126 (2021) 012002"
     assert csi.fitted_text == "306 ± 20"
-    from cevns_jax.cli import fit as cli_fit
+    from cevns_jax.registry import entry
 
-    assert cli_fit.PUBLISHED is COHERENT  # one source of truth
+    # one source of truth: the registry's entries (which cevns-jax fit prints) hold them
+    assert entry("csi2021").published is csi and entry("lar2020").published is lar
 
 
 # --- the library function ---------------------------------------------------------------------
-def test_check_models_and_experiments():
+def test_check_models_and_inputs():
     assert check_models(None) == model_names()
     assert check_models(["B-L", "scalar", "B-L"]) == ["B-L", "scalar"]
     with pytest.raises(ConfigError, match="unknown model 'nope'"):
         check_models(["B-L", "nope"])
-    with pytest.raises(ConfigError, match="unknown data set 'xenon'"):
-        data_experiments("xenon", {})
-    with pytest.raises(ConfigError, match="missing"):
-        data_experiments("csi+lar", {"lar": object()})
-    assert data_experiments("lar", {"lar": 1, "csi": 2}) == {"lar": 1}
-    with pytest.raises(ConfigError, match="unknown regime"):
+    with pytest.raises(ConfigError, match="no models given"):
+        check_models([])
+    # every input is checked before any computation (the experiments here are not real)
+    with pytest.raises(ConfigError, match="unknown data set 'xenon'; choose from csi, lar"):
+        bound_table({"lar": object()}, ["B-L"], ["xenon"], progress=False)
+    with pytest.raises(ConfigError, match="unknown regime 'medium'"):
         bound_table({"lar": object()}, ["B-L"], ["lar"], ["medium"], progress=False)
-    with pytest.raises(ConfigError, match="missing"):  # checked before any computation
-        bound_table({"lar": object()}, ["B-L"], ["csi"], progress=False)
+    with pytest.raises(ConfigError, match=r"'csi\+lar' needs the experiments \['csi'\]"):
+        bound_table({"lar": object()}, ["B-L"], ["csi+lar"], progress=False)
+    with pytest.raises(ConfigError, match="unknown model 'nope'"):
+        bound_table({"lar": object()}, ["nope"], ["lar"], progress=False)
+    with pytest.raises(ConfigError, match="unknown regime 'medium'"):
+        bound_rows(None, "lar", [("B-L", "medium")])
+    assert REGIMES == ("low", "high") and set(REGIME_UNITS) == set(REGIMES)
 
 
 def test_bound_table_one_model_lar(lar):
-    """The scalar on LAr at high mass (~6 s): 5.67e-4 GeV^-1 (published 5.80e-4)."""
+    """The scalar on LAr at high mass: 5.66e-4 GeV^-1 (published 5.80e-4)."""
     rows = bound_table({"lar": lar}, ["scalar"], ["lar"], ["high"], progress=False)
     (r,) = rows
-    assert (r["model"], r["data"], r["regime"], r["unit"]) == ("scalar", "lar", "high",
-                                                               "g/M [GeV^-1]")
+    assert r["value"] == pytest.approx(PINS[("scalar", "lar", "high")][0], rel=PIN_RTOL)
+    assert abs(r["convergence"]) < CONVERGENCE_TOL
+    assert (r["model"], r["data"], r["regime"], r["unit"]) == (
+        "scalar",
+        "lar",
+        "high",
+        "g/M [GeV^-1]",
+    )
     assert set(r) == set(ROW_KEYS)
     assert json.loads(json.dumps(r)) == r  # plain JSON types
     assert r["published"] == PUBLISHED_BOUNDS[("scalar", "lar", "high")]
@@ -91,6 +129,25 @@ def test_bound_table_one_model_lar(lar):
     assert (r["mass_gev"], r["check_mass_gev"]) == (10.0, 5.0)
     md = markdown_table(rows)
     assert md.count("| model | Ar |") == 1 and "| scalar | 5." in md
+
+
+def test_bound_rows_of_several_models_together(lar):
+    """bound_rows computes all (model, regime) pairs of a data set together: the same
+    numbers as the table row by row, with the χ² curves on request."""
+    lik = build_likelihood("lar", experiments={"lar": lar})
+    rows = bound_rows(lik, "lar", [("B-L", "low"), ("scalar", "high")], details=True)
+    assert [(r["model"], r["regime"]) for r in rows] == [("B-L", "low"), ("scalar", "high")]
+    assert rows[0]["value"] == pytest.approx(PINS[("B-L", "lar", "low")][0], rel=PIN_RTOL)
+    assert rows[1]["value"] == pytest.approx(PINS[("scalar", "lar", "high")][0], rel=PIN_RTOL)
+    for r in rows:
+        assert set(r) == set(ROW_KEYS) | {"details"} and r["data"] == "lar"
+        assert r["unit"] == REGIME_UNITS[r["regime"]]
+        main_, check = r["details"]
+        assert main_["mass_mev"] == r["mass_gev"] * 1e3
+        assert check["mass_mev"] == r["check_mass_gev"] * 1e3
+        assert len(main_["chi2"]) == len(main_["log10_g"]) > 50
+        assert r["converged"] and r["all_converged"]
+    assert rows[0]["mass_gev"] == 1e-5 and rows[1]["mass_gev"] == 10.0
 
 
 def _row(model, data, regime, value, outer=None, published=None, converged=True):
@@ -119,6 +176,16 @@ def test_markdown_layout():
     assert "M = 10 GeV, checked at 5 GeV" in md
 
 
+def test_markdown_shows_every_registered_data_set(monkeypatch):
+    from cevns_jax import registry
+
+    monkeypatch.setitem(registry.DATASETS, "lar-bis", ("lar",))  # a new data set
+    rows = [_row("B-L", "lar", "low", 5e-5), _row("B-L", "lar-bis", "low", 4.2e-5)]
+    md = markdown_table(rows)
+    assert "5.00e-05" in md
+    assert "4.20e-05" in md
+
+
 # --- the command ------------------------------------------------------------------------------
 def test_cli_table_unknown_model_exits_2(tmp_path, capsys):
     assert main(["table", "--models", "B-L", "nope", "--data-dir", str(tmp_path)]) == 2
@@ -137,10 +204,19 @@ def test_cli_table_help(capsys):
 
 @pytest.mark.slow
 def test_cli_table_one_model(data_dir, tmp_path, capsys):
-    """``table --models B-L``: 6 bounds on CsI, LAr, CsI+LAr (~1.5 min on 2 CPU cores)."""
+    """``table --models B-L``: 6 bounds on CsI, LAr, CsI+LAr, pinned."""
     out, md = tmp_path / "t.json", tmp_path / "t.md"
-    argv = ["table", "--models", "B-L", "--data-dir", str(data_dir), "--json", str(out),
-            "--markdown", str(md)]
+    argv = [
+        "table",
+        "--models",
+        "B-L",
+        "--data-dir",
+        str(data_dir),
+        "--json",
+        str(out),
+        "--markdown",
+        str(md),
+    ]
     assert main(argv) == 0
     assert "B-L" in capsys.readouterr().out
     res = json.loads(out.read_text(encoding="utf-8"))
@@ -150,6 +226,10 @@ def test_cli_table_one_model(data_dir, tmp_path, capsys):
         assert {"model", "data", "regime", "value"} <= set(r)
         assert r["model"] == "B-L" and r["data"] in DATASETS
         assert isinstance(r["value"], float)
+        value, outer = PINS[("B-L", r["data"], r["regime"])]
+        assert r["value"] == pytest.approx(value, rel=PIN_RTOL), r
+        assert r["value_outer"] == pytest.approx(outer, rel=PIN_RTOL), r
+        assert r["converged"] and r["all_converged"], r
     assert res["provenance"]["config"]["command"] == "table"
     assert "| model | Ar | CsI | CsI+Ar |" in md.read_text(encoding="utf-8")
 
@@ -184,6 +264,14 @@ def _published_cases():
         if key in _KNOWN_DEVIATIONS:
             marks.append(pytest.mark.xfail(reason=_KNOWN_DEVIATIONS[key], strict=True))
         yield pytest.param(key, marks=marks, id="-".join(key))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("key", sorted(k for k in PINS if k in PUBLISHED_BOUNDS))
+def test_published_rows_regression_pins(published_rows, key):
+    """Our own numbers for the published rows we pinned (also those outside 20 %)."""
+    r = published_rows[key]
+    assert (r["value"], r["value_outer"]) == pytest.approx(PINS[key], rel=PIN_RTOL), r
 
 
 @pytest.mark.parametrize("key", list(_published_cases()))

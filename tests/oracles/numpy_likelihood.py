@@ -3,8 +3,10 @@
 The χ² of PHYSICS.md §8 with the nuisances, priors, templates, shape morphing and timing
 shifts of ``cevns_jax.likelihood_csi`` / ``cevns_jax.likelihood_lar``, written again in
 plain NumPy on top of :mod:`numpy_reference` (the independent CEvNS prediction), and
-profiled with iminuit's Migrad instead of optax L-BFGS. It is the second method behind
-``tests/test_numpy_likelihood.py`` and the baseline of ``bench_profile.py``.
+profiled with iminuit's Migrad instead of cevns_jax's damped Newton / exact linear solve.
+The CEvNS and BRN/NIN timing shifts are evaluated directly (no tables). It is the second
+method behind ``tests/test_numpy_likelihood.py`` and a baseline of
+``benchmarks/bench_engine.py``.
 
 Shared with ``cevns_jax``: only *inputs* — the release loaders behind
 :func:`numpy_reference.csi2021_setup` / ``lar2020_setup``, and the observed counts and
@@ -16,21 +18,22 @@ quadratic/linear morphing, the CEvNS timing shift (``scipy.stats.exponnorm`` via
 reference), the C¹ monotone-Hermite shift of the BRN/NIN time CDFs, the LAr relative
 systematic shifts and variance, both χ² and the Gaussian priors.
 
-Parameter vectors (the order of ``jax.flatten_util.ravel_pytree`` of the cevns_jax
-nuisance pytrees):
+Parameter vectors (the flat nuisance vectors of the cevns_jax likelihoods, same order,
+normalisations as factors a = 1 + η with nominal 1):
 
-* CsI (9): η_CEvNS, η_BRN, η_NIN, η_SS, θ_qf0, θ_qf1, θ_eff, δt_CEvNS [μs], δt_n [μs];
-* LAr (12): η_CEvNS, η_BRN,prompt, η_BRN,delayed, η_SS, ε_1..ε_8 (``LAR_SYSTEMATICS`` order).
+* CsI (9): a_CEvNS, a_BRN, a_NIN, a_SS, θ_qf0, θ_qf1, θ_eff, δt_CEvNS [μs], δt_n [μs];
+* LAr (12): a_CEvNS, a_BRN,prompt, a_BRN,delayed, a_SS, ε_1..ε_8 (``LAR_SYSTEMATICS`` order).
 
-Profiling: Migrad (strategy 1) started at the nominal nuisances with initial steps equal
-to the prior widths. CsI uses Minuit's numerical gradient; the LAr χ² is quadratic in its
-nuisances, so its analytic gradient (a matrix product) is passed to Minuit.
+Profiling: Migrad (strategy 1) started at the nominal nuisances (:data:`CSI_NOMINAL`,
+:data:`LAR_NOMINAL`) with initial steps equal to the prior widths. CsI uses Minuit's
+numerical gradient; the LAr χ² is quadratic in its nuisances, so its analytic gradient (a
+matrix product) is passed to Minuit.
 
 Usage::
 
     from oracles import numpy_likelihood as nl, numpy_reference as ref  # tests/ on sys.path
     csi, lar = nl.csi_data(data_dir), nl.lar_data(data_dir)
-    nl.chi2_csi(np.zeros(9), nl.csi_point(csi, ref.SM), csi)     # χ² at nominal nuisances
+    nl.chi2_csi(nl.CSI_NOMINAL, nl.csi_point(csi, ref.SM), csi)  # χ² at nominal nuisances
     nl.profiled_chi2(ref.SM, {"csi": csi, "lar": lar}, "csi+lar").fval
 """
 
@@ -43,14 +46,16 @@ from scipy.special import gammainc
 from cevns_jax.csi2021 import build_csi2021  # (inputs only)
 from cevns_jax.datasets import load_csi2021
 from cevns_jax.lar2020 import LAR_SYSTEMATICS, build_lar2020  # (inputs only)
-from cevns_jax.likelihood_csi import POSITIVE_SCALE  # (a constant only)
+from cevns_jax.stats import POSITIVE_SCALE  # (a constant only)
 
 from . import numpy_reference as ref
 
 __all__ = [
     "CSI_NAMES",
+    "CSI_NOMINAL",
     "CSI_WIDTHS",
     "LAR_NAMES",
+    "LAR_NOMINAL",
     "LAR_WIDTHS",
     "CsIData",
     "LArData",
@@ -68,13 +73,16 @@ __all__ = [
     "profiled_chi2",
 ]
 
-#: CsI nuisance names and prior widths (docs/physics.md §8; timing widths as CsISettings).
-CSI_NAMES = ("eta_cevns", "eta_brn", "eta_nin", "eta_ss", "theta_qf0", "theta_qf1",
+#: CsI nuisance names, nominal values (= prior centres) and prior widths (docs/physics.md §8;
+#: timing widths as CsISettings).
+CSI_NAMES = ("norm_cevns", "norm_brn", "norm_nin", "norm_ss", "theta_qf0", "theta_qf1",
              "theta_eff", "dt_cevns_us", "dt_neutron_us")  # fmt: skip
+CSI_NOMINAL = np.array([1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0])
 CSI_WIDTHS = np.array([0.12, 0.25, 0.35, 0.021, 1.0, 1.0, 1.0, 0.05, 0.1])
-#: LAr nuisance names and prior widths (docs/physics.md §8).
+#: LAr nuisance names, nominal values and prior widths (docs/physics.md §8).
 LAR_COMPONENTS = ("cevns", "brn_prompt", "brn_delayed", "ss")
-LAR_NAMES = tuple(f"eta_{c}" for c in LAR_COMPONENTS) + tuple(f"eps_{s}" for s in LAR_SYSTEMATICS)
+LAR_NAMES = tuple(f"norm_{c}" for c in LAR_COMPONENTS) + tuple(f"eps_{s}" for s in LAR_SYSTEMATICS)
+LAR_NOMINAL = np.array([1.0] * 4 + [0.0] * len(LAR_SYSTEMATICS))
 LAR_WIDTHS = np.array([0.13, 0.32, 1.0, 0.0079] + [1.0] * len(LAR_SYSTEMATICS))
 #: SS sample size relative to the beam-on live time (adds N_SS / 5 to the LAr variance).
 LAR_SS_RATIO = 5.0
@@ -99,7 +107,7 @@ class CsIData:
         pe_fraction: (2, n_e) BRN, NIN fraction of their counts in each PE bin.
         bkg_t_edges: (n_k,) uniform knots of the released 10-ns BRN/NIN time histograms (μs).
         bkg_t_cdf: (2, n_k) cumulative BRN, NIN counts at the knots.
-        widths: (9,) prior widths.
+        widths: (9,) prior widths; nominal: (9,) prior centres.
     """
 
     setup: ref.Setup
@@ -110,6 +118,7 @@ class CsIData:
     bkg_t_edges: np.ndarray
     bkg_t_cdf: np.ndarray
     widths: np.ndarray
+    nominal: np.ndarray = dataclasses.field(default_factory=CSI_NOMINAL.copy)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,7 +133,7 @@ class LArData:
             (0 where N^CV = 0), N^CV the central value of the component it acts on.
         sys_component: (n_sys,) index into :data:`LAR_COMPONENTS` of each systematic.
         variance: (n_e, n_t) σ² = N^exp + N^SS/5 (floored at 1).
-        widths: (12,) prior widths.
+        widths: (12,) prior widths; nominal: (12,) prior centres.
     """
 
     setup: ref.Setup
@@ -134,6 +143,7 @@ class LArData:
     sys_component: np.ndarray
     variance: np.ndarray
     widths: np.ndarray
+    nominal: np.ndarray = dataclasses.field(default_factory=LAR_NOMINAL.copy)
 
 
 def _csi_response(setup: ref.Setup, pe_edges, qf, eff) -> np.ndarray:
@@ -246,23 +256,22 @@ def csi_point(data: CsIData, model: ref.NewPhysics = ref.SM) -> np.ndarray:
 
 
 def csi_cevns(x, point, data: CsIData) -> np.ndarray:
-    """(n_e, n_t) CEvNS counts at nuisances ``x`` before the normalisation η_CEvNS."""
+    """(n_e, n_t) CEvNS counts at nuisances ``x`` before the normalisation a_CEvNS."""
     e = morph(x[4:7], point[0], point[1::2], point[2::2])  # (3, n_e)
     tf = ref.time_fractions(data.setup, x[7])  # (3, n_t)
     return np.einsum("se,st->et", e, tf)
 
 
 def chi2_csi(x, point, data: CsIData) -> float:
-    """χ²_CsI = 2 Σ [μ − n + n ln(n/μ)] + Σ (x/σ)² at nuisances ``x`` (9,)."""
+    """χ²_CsI = 2 Σ [μ − n + n ln(n/μ)] + Σ ((x − x₀)/σ)² at nuisances ``x`` (9,)."""
     x = np.asarray(x, dtype=float)
     brn, nin = neutron_templates(data, x[8])
-    mu = ((1.0 + x[0]) * csi_cevns(x, point, data) + (1.0 + x[1]) * brn
-          + (1.0 + x[2]) * nin + (1.0 + x[3]) * data.ss)  # fmt: skip
+    mu = x[0] * csi_cevns(x, point, data) + x[1] * brn + x[2] * nin + x[3] * data.ss
     mu = 0.5 * (mu + np.sqrt(mu * mu + POSITIVE_SCALE**2))
     n = data.observed
     pos = n > 0
     dev = 2.0 * (np.sum(mu - n) + np.sum(n[pos] * np.log(n[pos] / mu[pos])))
-    return float(dev + np.sum((x / data.widths) ** 2))
+    return float(dev + np.sum(((x - data.nominal) / data.widths) ** 2))
 
 
 # --- LAr --------------------------------------------------------------------------------------
@@ -275,22 +284,21 @@ def lar_point(data: LArData, model: ref.NewPhysics = ref.SM) -> np.ndarray:
 
 
 def _lar_residual(x, design, data: LArData):
-    pred = design[:4].sum(axis=0) + np.tensordot(x, design, axes=1)
-    return data.observed - pred
+    return data.observed - np.tensordot(x, design, axes=1)
 
 
 def chi2_lar(x, design, data: LArData) -> float:
-    """χ²_Ar = Σ (N^exp − Σ_z (1 + η_z + Σ_l ε_l r_l) N^z)² / σ² + Σ (x/σ_x)²."""
+    """χ²_Ar = Σ (N^exp − Σ_z (a_z + Σ_l ε_l r_l) N^z)² / σ² + Σ ((x − x₀)/σ_x)²."""
     x = np.asarray(x, dtype=float)
     r = _lar_residual(x, design, data)
-    return float(np.sum(r * r / data.variance) + np.sum((x / data.widths) ** 2))
+    return float(np.sum(r * r / data.variance) + np.sum(((x - data.nominal) / data.widths) ** 2))
 
 
 def grad_lar(x, design, data: LArData) -> np.ndarray:
     """Analytic gradient of :func:`chi2_lar` (the χ² is quadratic in ``x``)."""
     x = np.asarray(x, dtype=float)
     r = _lar_residual(x, design, data) / data.variance
-    return -2.0 * np.tensordot(design, r, axes=2) + 2.0 * x / data.widths**2
+    return -2.0 * np.tensordot(design, r, axes=2) + 2.0 * (x - data.nominal) / data.widths**2
 
 
 # --- profiling ----------------------------------------------------------------------------------
@@ -305,8 +313,8 @@ class Profile:
     ngrad: int = 0
 
 
-def _migrad(fcn, names, widths, grad=None, tol=1e-3, strategy=1) -> Profile:
-    m = Minuit(fcn, np.zeros(len(names)), grad=grad, name=names)
+def _migrad(fcn, names, nominal, widths, grad=None, tol=1e-3, strategy=1) -> Profile:
+    m = Minuit(fcn, np.array(nominal, dtype=float), grad=grad, name=names)
     m.errordef = Minuit.LEAST_SQUARES
     m.errors = widths
     m.tol = tol  # EDM < 2e-3 · tol: χ² within ~1e-6 of the minimum
@@ -319,13 +327,14 @@ def _migrad(fcn, names, widths, grad=None, tol=1e-3, strategy=1) -> Profile:
 def profile_csi(data: CsIData, model: ref.NewPhysics = ref.SM, **kw) -> Profile:
     """χ²_CsI minimised over its 9 nuisances with Migrad (numerical gradient)."""
     point = csi_point(data, model)
-    return _migrad(lambda x: chi2_csi(x, point, data), CSI_NAMES, data.widths, **kw)
+    return _migrad(lambda x: chi2_csi(x, point, data), CSI_NAMES, data.nominal, data.widths,
+                   **kw)  # fmt: skip
 
 
 def profile_lar(data: LArData, model: ref.NewPhysics = ref.SM, **kw) -> Profile:
     """χ²_Ar minimised over its 12 nuisances with Migrad (analytic gradient)."""
     design = lar_point(data, model)
-    return _migrad(lambda x: chi2_lar(x, design, data), LAR_NAMES, data.widths,
+    return _migrad(lambda x: chi2_lar(x, design, data), LAR_NAMES, data.nominal, data.widths,
                    grad=lambda x: grad_lar(x, design, data), **kw)  # fmt: skip
 
 
