@@ -68,6 +68,11 @@ def test_small_grid_excluded_at_large_g_allowed_at_small_g(one_shot):
     edge = res.connected_edge()
     assert 1e-5 < edge[0] < 3e-4 and edge[0] < edge[2] < edge[3]
     assert 5.0 < edge[3] / edge[2] < 20.0  # ~10 on a fine grid; this one has 0.4 dex steps
+    # regression pins of our own numbers (measured when the batched engine landed)
+    np.testing.assert_allclose(
+        edge, [4.23445294e-05, 7.04195972e-05, 1.26808932e-03, 1.67291765e-02], rtol=1e-6
+    )
+    assert res.best() == pytest.approx((105.05283575228792, 1.0, 0.001), rel=1e-9)
     assert not res.islands().any()
 
 
