@@ -246,7 +246,7 @@ _KNOWN_DEVIATIONS = {
         "26 % low: connected edge 6.06e-4 (ratio 0.74), outer edge of the island 1.94e-3 "
         "(2.37); the paper's 8.2e-4 lies between. Scaling our LAr SM prediction up to the "
         "released 128 events moves it only to 6.4e-4, so the difference is in the LAr "
-        "likelihood details, not the rate (PHYSICS.md §8: the barrier before such islands is "
+        "likelihood details, not the rate (docs/physics.md §8: the barrier before such islands is "
         "sensitive to them)"
     ),
 }
