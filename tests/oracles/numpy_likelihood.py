@@ -1,6 +1,6 @@
 """Independent NumPy/SciPy + iminuit implementation of the CsI 2021 and LAr 2020 χ².
 
-The χ² of PHYSICS.md §8 with the nuisances, priors, templates, shape morphing and timing
+The χ² of docs/physics.md §8 with the nuisances, priors, templates, shape morphing and timing
 shifts of ``cevns_jax.likelihood_csi`` / ``cevns_jax.likelihood_lar``, written again in
 plain NumPy on top of :mod:`numpy_reference` (the independent CEvNS prediction), and
 profiled with iminuit's Migrad instead of cevns_jax's damped Newton / exact linear solve.
