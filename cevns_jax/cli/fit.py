@@ -27,8 +27,6 @@ from ._common import (
 
 __all__ = ["register", "run"]
 
-#: COHERENT's own results per experiment (:data:`cevns_jax.published.COHERENT`).
-
 _DESCRIPTION = """\
 Fit the Standard-Model CEvNS signal of a COHERENT data set to the data.
 
