@@ -11,6 +11,12 @@ every model, mass, coupling, grid and data value; a block is one vmapped call, s
 all local devices along its rows (:mod:`jax.sharding`), and memory stays bounded by the
 block size. A joint likelihood is evaluated part by part (its χ² is separable), so CsI,
 LAr and CsI+LAr share two compilations.
+
+The profiles run a fixed number of solver steps, enough for almost every point; the few
+that have not converged (a far-excluded point walking a long, curved valley of the
+nuisances) are *continued*: their blocks run again, each profile starting where it
+stopped, up to :data:`CONTINUATIONS` times, with the same compiled function. A point still
+unconverged after that is returned with ``converged = False``.
 """
 
 import equinox as eqx
@@ -28,6 +34,7 @@ from .rates import recoil_components, recoil_spectrum
 __all__ = [
     "BLOCK_COUPLINGS",
     "BLOCK_ROWS",
+    "CONTINUATIONS",
     "as_joint",
     "profile_rows",
     "profiled_chi2",
@@ -40,6 +47,9 @@ BLOCK_ROWS = 16
 BLOCK_COUPLINGS = 25
 #: Rows per device in a block when several (forced) CPU devices share one machine.
 _CPU_ROWS_PER_DEVICE = 8
+#: Passes that continue the profiles of unconverged points from where they stopped (each
+#: pass: the solver's fixed number of steps again, on the blocks that hold such points).
+CONTINUATIONS = 8
 
 
 def as_joint(lik) -> JointLikelihood:
@@ -53,28 +63,29 @@ def _polynomial(coeffs, g):
 
 
 @eqx.filter_jit
-def _block(lik: AbstractLikelihood, charges: U1Charges, masses, couplings, mesh=None):
-    """(B,) rows × (G,) couplings -> χ², converged, each (B, G).
+def _block(lik: AbstractLikelihood, charges: U1Charges, masses, couplings, starts, mesh=None):
+    """(B,) rows × (G,) couplings -> χ², converged (B, G) and nuisances (B, G, n).
 
-    With a device ``mesh`` (static) the rows are split over its devices with ``shard_map``:
-    every device profiles its own rows, no communication.
+    ``starts`` (B, G, n): nuisances to start each profile from (NaN: the likelihood's own
+    start). With a device ``mesh`` (static) the rows are split over its devices with
+    ``shard_map``: every device profiles its own rows, no communication.
     """
 
-    def row(ch, mass, gs):
+    def row(ch, mass, gs, x0s):
         comps = recoil_components(lik.experiment, Mediator(ch, mass, 1.0))  # (3, 3, n_T)
         coeffs = lik.signal(comps)
 
-        def point(g):
-            res = lik.profile(_polynomial(coeffs, g))
-            return res.value, res.converged
+        def point(g, x0):
+            res = lik.profile(_polynomial(coeffs, g), start=x0)
+            return res.value, res.converged, res.nuisances
 
-        return jax.vmap(point)(gs)
+        return jax.vmap(point)(gs, x0s)
 
     rows = jax.vmap(row)
     if mesh is not None:
         spec = PartitionSpec("rows")
         rows = jax.shard_map(rows, mesh=mesh, in_specs=spec, out_specs=spec, check_vma=False)
-    return rows(charges, masses, couplings)
+    return rows(charges, masses, couplings, starts)
 
 
 def rows_per_block(
@@ -147,28 +158,61 @@ def profile_rows(
     sub_g = np.concatenate([sub_g, np.repeat(sub_g[-1:], fill, 0)])
     rows_charges = _stack_rows(charges, n_rows)
     mesh = _mesh(block_rows)
+    parts = as_joint(lik).parts
     chi2 = np.zeros(sub_g.shape)
     conv = np.ones(sub_g.shape, bool)
 
     from tqdm.auto import tqdm
 
-    for b in tqdm(range(n_blocks), disable=not progress, unit="block", dynamic_ncols=True):
-        idx = sub_row[b * block_rows : (b + 1) * block_rows]
-        args = (
-            jax.tree.map(lambda x, i=idx: x[i], rows_charges),
-            jnp.asarray(masses[idx]),
-            jnp.asarray(sub_g[b * block_rows : (b + 1) * block_rows]),
-        )
-        if mesh is not None:
-            args = jax.device_put(args, NamedSharding(mesh, PartitionSpec("rows")))
-        for part in as_joint(lik).parts:
-            value, ok = _block(part, *args, mesh)
-            chi2[b * block_rows : (b + 1) * block_rows] += np.asarray(value)
-            conv[b * block_rows : (b + 1) * block_rows] &= np.asarray(ok)
+    with tqdm(
+        total=n_blocks * len(parts), disable=not progress, unit="block", dynamic_ncols=True
+    ) as bar:
+        for part in parts:
+            value, ok = _profile_part(
+                part, rows_charges, masses, sub_row, sub_g, block_rows, mesh, bar.update
+            )
+            chi2 += value
+            conv &= ok
     keep = slice(0, n_rows * n_sub)
     chi2 = chi2[keep].reshape(n_rows, n_sub * block_couplings)[:, :n_g]
     conv = conv[keep].reshape(n_rows, n_sub * block_couplings)[:, :n_g]
     return chi2, conv
+
+
+def _profile_part(part, rows_charges, masses, sub_row, sub_g, block_rows, mesh, advance):
+    """One likelihood on every sub-row (padded to whole blocks), then up to
+    :data:`CONTINUATIONS` passes that continue the unconverged sub-rows from where they
+    stopped; returns χ² and converged, (n_sub_rows, block_couplings)."""
+    n_nu = len(part.names)
+    value = np.zeros(sub_g.shape)
+    conv = np.zeros(sub_g.shape, bool)
+    nu = np.full(sub_g.shape + (n_nu,), np.nan)
+
+    def run(sub):
+        rows = sub_row[sub]
+        args = (
+            jax.tree.map(lambda x: x[rows], rows_charges),
+            jnp.asarray(masses[rows]),
+            jnp.asarray(sub_g[sub]),
+            jnp.asarray(nu[sub]),
+        )
+        if mesh is not None:
+            args = jax.device_put(args, NamedSharding(mesh, PartitionSpec("rows")))
+        out = _block(part, *args, mesh)
+        value[sub], conv[sub], nu[sub] = (np.asarray(x) for x in out)
+
+    for b in range(sub_row.size // block_rows):
+        run(np.arange(b * block_rows, (b + 1) * block_rows))
+        advance(1)
+    for _ in range(CONTINUATIONS):
+        todo = np.flatnonzero(~conv.all(axis=1))
+        if todo.size == 0:
+            break
+        # whole blocks again (padded by repeating the last sub-row): one compilation
+        todo = np.concatenate([todo, np.full(-todo.size % block_rows, todo[-1])])
+        for sub in todo.reshape(-1, block_rows):
+            run(sub)
+    return value, conv
 
 
 @eqx.filter_jit

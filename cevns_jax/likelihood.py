@@ -157,7 +157,7 @@ class AbstractLikelihood(eqx.Module):
         expected = lambda x: sum(self.components(x, signal).values())  # noqa: E731
         return jax.hessian(lambda x: jnp.sum(weights * expected(x)))(nu)
 
-    def profile(self, signal: Array, cevns_counts=None) -> ProfileResult:
+    def profile(self, signal: Array, cevns_counts=None, start=None) -> ProfileResult:
         """χ² minimised over the nuisances at one physics signal.
 
         Args:
@@ -167,6 +167,8 @@ class AbstractLikelihood(eqx.Module):
                 the factor is a nuisance, and the profile uses the structured exact
                 derivatives (:meth:`linearize`, :meth:`curvature`); with counts it uses
                 generic autodiff second derivatives (slower; fits only).
+            start: optional (n,) nuisances to start from (e.g. an earlier, unconverged
+                profile's, to continue it); NaN (or ``None``): :meth:`start`.
 
         Returns:
             :class:`~cevns_jax.profile.ProfileResult`; ``value`` is differentiable in
@@ -175,6 +177,9 @@ class AbstractLikelihood(eqx.Module):
         signal_ng = jax.lax.stop_gradient(signal)
         widths = self.widths()
         x0 = self.start(signal_ng)
+        if start is not None:
+            start = jax.lax.stop_gradient(jnp.asarray(start, dtype=x0.dtype))
+            x0 = jnp.where(jnp.any(jnp.isnan(start)), x0, start)
         scale = jnp.where(jnp.isfinite(widths), widths, FREE_SCALE)
         # with log_cevns the CEvNS coordinate is log a, on the same (relative) scale
         y0 = x0.at[CEVNS].set(jnp.log(x0[CEVNS])) if self.log_cevns else x0
@@ -212,9 +217,12 @@ class AbstractLikelihood(eqx.Module):
         )
 
     def _structured_vgh(self, y0, scale, signal):
-        """(χ², ∇χ², ∇²χ²) in scaled coordinates from the prediction's Jacobian and
+        """(χ², ∇χ², ∇²χ², G) in scaled coordinates from the prediction's Jacobian and
         curvature: H = Jᵀ diag(d″) J + Σ d′ ∇²μ + prior″, chained through ν(z). The data
-        term and the priors are sums over bins / nuisances, so d′, d″ are elementwise."""
+        term and the priors are sums over bins / nuisances, so d′, d″ are elementwise.
+        G = Jᵀ diag(d″) J + prior″ (chained, with the positive part of the chain rule's
+        diagonal term) is the Gauss–Newton matrix, positive semi-definite when d″ >= 0 (the
+        Poisson and Gaussian χ²), the solver's fallback where H is indefinite."""
         centre, widths = self.nominal(), self.widths()
 
         def prior(x):
@@ -229,10 +237,13 @@ class AbstractLikelihood(eqx.Module):
             pri, p1, p2 = prior(nu), 2.0 * inv_w2 * (nu - centre), 2.0 * inv_w2
             jac = jac.reshape(jac.shape[0], -1)  # (n, bins): reductions over the last axis
             g_nu = jnp.sum(jac * d1.reshape(-1), axis=-1) + p1
-            h_nu = jnp.sum(jac[:, None, :] * (jac * d2.reshape(-1))[None, :, :], axis=-1)
-            h_nu = h_nu + self.curvature(nu, signal, d1) + jnp.diag(p2)
-            hess = d_nu[:, None] * h_nu * d_nu[None, :] + jnp.diag(d2_nu * g_nu)
-            return data + pri, d_nu * g_nu, hess
+            gauss = jnp.sum(jac[:, None, :] * (jac * d2.reshape(-1))[None, :, :], axis=-1)
+            gauss = gauss + jnp.diag(p2)
+            h_nu = gauss + self.curvature(nu, signal, d1)
+            outer = d_nu[:, None] * d_nu[None, :]
+            chain = d2_nu * g_nu
+            hess = outer * h_nu + jnp.diag(chain)
+            return data + pri, d_nu * g_nu, hess, outer * gauss + jnp.diag(jnp.maximum(chain, 0))
 
         return vgh
 
@@ -266,9 +277,12 @@ class JointLikelihood(eqx.Module):
         """() Σ of the parts' χ²."""
         return sum(p.twice_nll(n, s) for p, n, s in zip(self.parts, nus, signals, strict=True))
 
-    def profile(self, signals: tuple) -> ProfileResult:
-        """Sum of the parts' profiles (``nuisances`` a tuple; converged if all are)."""
-        res = [p.profile(s) for p, s in zip(self.parts, signals, strict=True)]
+    def profile(self, signals: tuple, starts: tuple | None = None) -> ProfileResult:
+        """Sum of the parts' profiles (``nuisances`` a tuple; converged if all are);
+        ``starts``: optional per-part starting nuisances (see
+        :meth:`AbstractLikelihood.profile`)."""
+        starts = (None,) * len(self.parts) if starts is None else starts
+        res = [p.profile(s, start=x) for p, s, x in zip(self.parts, signals, starts, strict=True)]
         return ProfileResult(
             value=sum(r.value for r in res),
             nuisances=tuple(r.nuisances for r in res),

@@ -8,10 +8,14 @@ Two solvers, chosen by each likelihood (by type, as optimistix chooses solvers):
   iterations to tune and no tolerance to meet.
 * :class:`DampedNewton` — for a smooth non-quadratic χ² (the CsI Poisson deviance): a fixed
   number of Levenberg–Marquardt-damped Newton steps with exact second derivatives. Each
-  step solves (H + λI) δ = −∇χ²; a step that does not lower χ² (or is not finite) is
-  rejected and λ grows ×10 (to at least 1), an accepted one shrinks λ ×0.35.
-  A ``fori_loop`` of fixed length: under ``vmap`` every member does the same work, no
-  member waits for another, and nothing can stall.
+  step solves (H + λI) δ = −∇χ² by Cholesky; where H + λI is not positive definite (the
+  exact Hessian of a Poisson χ² is indefinite away from the minimum, e.g. where a shape
+  morph bends the wrong way) the step uses the positive semi-definite Gauss–Newton part G
+  of H instead, which always points downhill. A step that does not lower χ² (or is not
+  finite) is rejected and λ grows ×10 (to at least 1), an accepted one shrinks λ ×0.1.
+  Near the minimum H is positive definite, so the last steps are exact Newton steps and
+  converge quadratically. A ``fori_loop`` of fixed length: under ``vmap`` every member does
+  the same work, no member waits for another, and nothing can stall.
 
 Both work in scaled coordinates z = (y − y₀)/scale, with the prior widths as scales, so
 every direction has curvature O(1) and the gradient norm is in χ² per prior σ. Convergence
@@ -58,12 +62,28 @@ def _solve(hess: Array, grad: Array, damping: Array) -> Array:
     return -jnp.linalg.solve(hess + damping * jnp.eye(n, dtype=hess.dtype), grad)
 
 
+def _damped_step(hess: Array, fallback: Array, grad: Array, damping: Array) -> Array:
+    """−(H + λI)⁻¹ ∇ by Cholesky where H + λI is positive definite, else −(G + λI)⁻¹ ∇
+    with the positive semi-definite approximation G (NaN if that fails too)."""
+    eye = jnp.eye(grad.shape[0], dtype=hess.dtype)
+    exact = jnp.linalg.cholesky(hess + damping * eye)
+    ok = jnp.all(jnp.isfinite(exact))
+    factor = jnp.where(ok, exact, jnp.linalg.cholesky(fallback + damping * eye))
+    return jax.scipy.linalg.cho_solve((factor, True), -grad)
+
+
+def _unpack(out):
+    """(f, ∇f, ∇²f, G) from a ``vgh`` result; G defaults to ∇²f."""
+    return out if len(out) == 4 else (*out, out[2])
+
+
 class AbstractSolver(eqx.Module):
     """Minimises a function of z from z = 0 in scaled coordinates.
 
-    ``minimise(vgh, n)`` takes ``vgh(z) -> (f, ∇f, ∇²f)`` (exact derivatives; the
-    likelihoods provide structured ones, :func:`value_grad_hess` generic ones) and
-    returns ``(z, grad_norm)``.
+    ``minimise(vgh, n)`` takes ``vgh(z) -> (f, ∇f, ∇²f)`` or ``(f, ∇f, ∇²f, G)`` (exact
+    derivatives and, optionally, a positive semi-definite approximation G of ∇²f such as
+    the Gauss–Newton matrix; the likelihoods provide structured ones,
+    :func:`value_grad_hess` generic ones) and returns ``(z, grad_norm)``.
     """
 
     tol: eqx.AbstractVar[float]
@@ -85,7 +105,7 @@ class ExactQuadratic(AbstractSolver):
     tol: float = eqx.field(static=True, default=1e-6)
 
     def minimise(self, vgh, n: int) -> tuple[Array, Array]:
-        _, grad, hess = vgh(jnp.zeros(n))
+        _, grad, hess, _ = _unpack(vgh(jnp.zeros(n)))
         z = _solve(hess, grad, self.ridge)
         # one step of iterative refinement: far inside an excluded region the Hessian spans
         # many decades and the first solve is accurate only to cond(H)·ε
@@ -107,27 +127,28 @@ class DampedNewton(AbstractSolver):
         tol: scaled gradient norm below which the result counts as converged.
     """
 
-    steps: int = eqx.field(static=True, default=20)
+    steps: int = eqx.field(static=True, default=12)
     damping: float = eqx.field(static=True, default=1e-3)
-    shrink: float = eqx.field(static=True, default=0.35)
+    shrink: float = eqx.field(static=True, default=0.1)
     grow: float = eqx.field(static=True, default=10.0)
     floor: float = eqx.field(static=True, default=1.0)
     tol: float = eqx.field(static=True, default=1e-5)
 
     def minimise(self, vgh, n: int) -> tuple[Array, Array]:
         z0 = jnp.zeros(n)
-        f0, g0, h0 = vgh(z0)
+        f0, g0, h0, p0 = _unpack(vgh(z0))
 
         def body(_, carry):
-            z, f, g, h, lam = carry
-            z_new = z + _solve(h, g, lam)
-            f_new, g_new, h_new = vgh(z_new)
+            z, f, g, h, p, lam = carry
+            z_new = z + _damped_step(h, p, g, lam)
+            f_new, g_new, h_new, p_new = _unpack(vgh(z_new))
             ok = jnp.isfinite(f_new) & (f_new <= f) & jnp.all(jnp.isfinite(g_new))
             pick = lambda a, b: jnp.where(ok, a, b)  # noqa: E731
             lam = jnp.where(ok, self.shrink * lam, jnp.maximum(self.grow * lam, self.floor))
             lam = jnp.clip(lam, 1e-12, 1e12)
-            return pick(z_new, z), pick(f_new, f), pick(g_new, g), pick(h_new, h), lam
+            new = (z_new, f_new, g_new, h_new, p_new)
+            return (*(pick(a, b) for a, b in zip(new, (z, f, g, h, p), strict=True)), lam)
 
-        carry = (z0, f0, g0, h0, jnp.asarray(self.damping, dtype=f0.dtype))
-        z, _, g, _, _ = jax.lax.fori_loop(0, self.steps, body, carry)
+        carry = (z0, f0, g0, h0, p0, jnp.asarray(self.damping, dtype=f0.dtype))
+        z, _, g, *_ = jax.lax.fori_loop(0, self.steps, body, carry)
         return z, jnp.linalg.norm(g)

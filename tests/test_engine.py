@@ -21,7 +21,7 @@ from cevns_jax.likelihood import FREE_SCALE, JointLikelihood
 from cevns_jax.likelihood_csi import CsILikelihood
 from cevns_jax.likelihood_lar import LArLikelihood, LArSettings
 from cevns_jax.mediator import Mediator, mediator, standard_model
-from cevns_jax.profile import ExactQuadratic, value_grad_hess
+from cevns_jax.profile import DampedNewton, ExactQuadratic, value_grad_hess
 from cevns_jax.rates import recoil_spectrum
 
 SIGNAL = eqx.filter_jit(lambda lik, model: lik.signal(recoil_spectrum(lik.experiment, model)))
@@ -124,11 +124,17 @@ def test_structured_vgh_equals_hessian_of_the_objective(kind, free, liks):
     signal = SIGNAL(lik, mediator("scalar", 0.005, 3e-5))
     for seed in (0, 1):
         z = jnp.asarray(np.random.default_rng(seed).normal(size=len(lik.names)) * 0.7)
-        (f, g, h), (fa, ga, ha) = _vgh_both(lik, signal, z)
+        (f, g, h, gauss), (fa, ga, ha) = _vgh_both(lik, signal, z)
         assert float(f) == pytest.approx(float(fa), rel=1e-12)
         np.testing.assert_allclose(g, ga, rtol=1e-9, atol=1e-9 * float(jnp.max(jnp.abs(ga))))
         np.testing.assert_allclose(h, ha, rtol=1e-8, atol=1e-9 * float(jnp.max(jnp.abs(ha))))
         np.testing.assert_allclose(h, h.T, rtol=1e-12, atol=1e-12)
+        # the solver's fallback: symmetric, positive semi-definite; equal to H for a
+        # likelihood linear in its nuisances (no curvature, no log coordinate)
+        np.testing.assert_allclose(gauss, gauss.T, rtol=1e-12, atol=1e-12)
+        assert np.linalg.eigvalsh(np.asarray(gauss)).min() >= -1e-9 * float(jnp.max(gauss))
+        if not lik.log_cevns:
+            np.testing.assert_allclose(gauss, h, rtol=1e-12, atol=1e-12)
 
 
 # --- (b) minima against iminuit on the same χ² -----------------------------------------------
@@ -365,6 +371,34 @@ def test_default_grid_converges_everywhere(kind, liks):
     delta = chi2 - chi2.min()
     assert np.ptp(chi2[:, 0]) < 1e-3  # the SM limit: the same at every mass
     assert delta[:, 0].max() < 4.0 and delta[:, -1].min() > 25.0  # allowed, excluded
+
+
+def test_unconverged_points_are_continued(liks, monkeypatch):
+    """With a solver too short for the job (3 steps), the continuations (each starting
+    where the last stopped) still converge every point, to the default profile's χ²;
+    without them, the short solver's failures are reported, not hidden."""
+    lik = liks["csi"]
+    short = eqx.tree_at(lambda x: x.solver, lik, DampedNewton(steps=3))
+    masses, gs = [1.0, 16.3], [1e-5, 2e-4, 5e-3, 1.87e-2]
+    kw = {"block_rows": 2, "block_couplings": 4}
+    reference, ok = profile_rows(lik, get_model("L_e-L_tau"), masses, gs, **kw)
+    assert ok.all()
+    chi2, conv = profile_rows(short, get_model("L_e-L_tau"), masses, gs, **kw)
+    assert conv.all()
+    np.testing.assert_allclose(chi2, reference, rtol=0, atol=1e-8)
+    monkeypatch.setattr(engine_mod, "CONTINUATIONS", 0)
+    _, conv = profile_rows(short, get_model("L_e-L_tau"), masses, gs, **kw)
+    assert not conv.all()
+
+
+def test_a_point_next_to_a_saddle_converges(liks):
+    """B−3L_e on CsI at M = 17.9 MeV, g = 8.7e-5 starts next to a saddle of the nuisance
+    space (the worst point of the default grids: ~100 damped Newton steps); the engine's
+    continuations reach the minimum below it."""
+    chi2, conv = profile_rows(liks["csi"], get_model("B-3L_e"), [17.886495290574352],
+                              [8.697490026177834e-05])  # fmt: skip
+    assert conv.all()
+    assert float(chi2[0, 0]) < 136.0  # the saddle sits at χ² = 136.609
 
 
 # --- (g) gradients of the profiled χ² -------------------------------------------------------

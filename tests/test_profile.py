@@ -11,7 +11,13 @@ import pytest
 from cevns_jax.likelihood import JointLikelihood
 from cevns_jax.likelihood_csi import CsILikelihood
 from cevns_jax.mediator import mediator, standard_model
-from cevns_jax.profile import DampedNewton, ExactQuadratic, ProfileResult, value_grad_hess
+from cevns_jax.profile import (
+    DampedNewton,
+    ExactQuadratic,
+    ProfileResult,
+    _damped_step,
+    value_grad_hess,
+)
 from cevns_jax.rates import recoil_spectrum
 
 SIGNAL = eqx.filter_jit(lambda lik, model: lik.signal(recoil_spectrum(lik.experiment, model)))
@@ -84,6 +90,23 @@ def test_damped_newton_rejects_steps_that_raise_chi2():
         _, g, h = vgh(x)
         x = x - g / h[0, 0]
     assert not np.isfinite(float(x[0])) or abs(float(x[0]) - 3.577) > 1.0
+
+
+def test_damped_step_falls_back_to_the_positive_semidefinite_matrix():
+    """Where H + λI is positive definite the step is the exact damped Newton step; where it
+    is not (H indefinite: a Newton step would head for a saddle or a maximum) the step
+    uses the positive semi-definite fallback G, and still descends."""
+    grad = jnp.array([1.0, -0.2])
+    fallback = jnp.array([[2.0, 0.5], [0.5, 1.0]])
+    definite = jnp.array([[3.0, 1.0], [1.0, 2.0]])
+    step = _damped_step(definite, fallback, grad, 0.1)
+    np.testing.assert_allclose(step, -np.linalg.solve(definite + 0.1 * np.eye(2), grad))
+    indefinite = jnp.array([[-3.0, 0.0], [0.0, 2.0]])
+    step = _damped_step(indefinite, fallback, grad, 0.1)
+    np.testing.assert_allclose(step, -np.linalg.solve(fallback + 0.1 * np.eye(2), grad))
+    assert float(grad @ step) < 0.0  # a descent direction
+    # the exact step with the indefinite H would not be one
+    assert float(grad @ -np.linalg.solve(indefinite + 0.1 * np.eye(2), grad)) > 0.0
 
 
 def test_exact_quadratic_solves_and_keeps_flat_directions():
