@@ -21,6 +21,7 @@ the client and every worker); the scan does (:mod:`cevns_jax.scan_store`).
 
 import abc
 import dataclasses
+import logging
 import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -188,6 +189,7 @@ class DaskExecutor(Executor):
                     threads_per_worker=1,
                     processes=True,
                     dashboard_address=None,
+                    silence_logs=logging.ERROR,  # a worker's restart is not the user's error
                     env=env,
                 )
             self.client = distributed.Client(self.cluster)
@@ -204,10 +206,17 @@ class DaskExecutor(Executor):
         import distributed
 
         client = self.connect()
+        tasks = list(tasks)
+        if not tasks:
+            return
         [remote] = client.scatter([shared], broadcast=True, hash=False)
-        futures = [client.submit(fn, remote, task, pure=False) for task in tasks]
+        # the first task alone: one worker compiles and fills the compilation cache, the
+        # others then load it instead of all compiling the same program at once
+        futures = [client.submit(fn, remote, tasks[0], pure=False)]
         try:
-            for future in distributed.as_completed(futures):
+            yield futures[0].result()
+            futures += [client.submit(fn, remote, task, pure=False) for task in tasks[1:]]
+            for future in distributed.as_completed(futures[1:]):
                 yield future.result()
                 future.release()
         finally:

@@ -234,16 +234,17 @@ class _Model:
     charges: U1Charges
     meta: dict
     path: Path | None
+    gs: np.ndarray  # (n_g,) couplings
     chi2: np.ndarray
     conv: np.ndarray
     done: np.ndarray  # (n_m, n_g) points
     store: ChunkStore | None = None
     changed: bool = False
 
-    def result(self, masses, gs) -> ScanResult:
+    def result(self, masses) -> ScanResult:
         rows = self.done.all(axis=1)
         chi2 = np.where(rows[:, None], self.chi2, np.nan)
-        return ScanResult(masses, gs, chi2, self.conv & rows[:, None], rows, dict(self.meta))
+        return ScanResult(masses, self.gs, chi2, self.conv & rows[:, None], rows, dict(self.meta))
 
 
 def _describe(meta, masses, gs):
@@ -257,10 +258,12 @@ def _describe(meta, masses, gs):
             if old.get(key) != json.loads(json.dumps(meta[key]))
         ]
         for name, arr in (("masses_mev", masses), ("couplings", gs)):
-            if not np.array_equal(np.asarray(grid.get(name, []), float), arr):
-                problems.append(
-                    f"{name} ({len(grid.get(name, []))} values stored, {arr.size} asked)"
-                )
+            old_arr = np.asarray(grid.get(name, []), float)
+            if old_arr.shape != arr.shape:
+                problems.append(f"{name} ({old_arr.size} values stored, {arr.size} asked)")
+            elif not np.array_equal(old_arr, arr):
+                rel = np.max(np.abs(old_arr / arr - 1.0))
+                problems.append(f"{name} (differ by up to {rel:.2g} relative)")
         return "; ".join(problems) or "its configuration hash"
 
     return describe
@@ -269,7 +272,7 @@ def _describe(meta, masses, gs):
 def _open_model(name, charges, lik, masses, gs, out_path, provenance) -> _Model:
     meta = _metadata(charges, lik, name, provenance)
     shape = (masses.size, gs.size)
-    state = _Model(name, charges, meta, None, np.full(shape, np.nan), np.zeros(shape, bool),
+    state = _Model(name, charges, meta, None, gs, np.full(shape, np.nan), np.zeros(shape, bool),
                    np.zeros(shape, bool))  # fmt: skip
     if out_path is None:
         return state
@@ -288,12 +291,13 @@ def _open_model(name, charges, lik, masses, gs, out_path, provenance) -> _Model:
             "provenance_first", old.metadata.get("provenance")
         )
     if chunk_dir(path).is_dir():
-        _open_store(state, masses, gs)
+        _open_store(state, masses)
         state.changed = state.store.fill(state.chi2, state.conv, state.done) > 0
     return state
 
 
-def _open_store(state: _Model, masses, gs) -> None:
+def _open_store(state: _Model, masses) -> None:
+    gs = state.gs
     match = {k: state.meta[k] for k in _MATCH_KEYS}
     digest = config_hash(masses, gs, match)
     stored = {**state.meta, "grid": {"masses_mev": masses.tolist(), "couplings": gs.tolist()}}
@@ -328,7 +332,8 @@ def scan_models(
             resume).
         lik: the data set's (joint) likelihood (:func:`cevns_jax.registry.build_likelihood`).
         masses_mev: (n_m,) mediator masses in MeV, > 0, strictly increasing.
-        couplings: (n_g,) couplings, > 0, strictly increasing.
+        couplings: (n_g,) couplings, > 0, strictly increasing, or model name -> its own
+            (n_g,) couplings (the same number for every model).
         out_paths: model name -> output ``.npz`` (its chunks go to the directory
             :func:`~cevns_jax.scan_store.chunk_dir` next to it); None: nothing written.
         executor: where the tasks run (default :class:`~cevns_jax.executors.LocalExecutor`).
@@ -349,15 +354,23 @@ def scan_models(
     from tqdm.auto import tqdm
 
     masses = _check_grid(masses_mev, "masses_mev")
-    gs = _check_grid(couplings, "couplings")
     names = list(models)
     if not names:
         raise ConfigError("scan_models needs at least one model")
+    if isinstance(couplings, Mapping):
+        gs_of = {n: _check_grid(couplings[n], f"couplings of {n}") for n in names}
+    else:
+        gs_of = dict.fromkeys(names, _check_grid(couplings, "couplings"))
+    if len({g.size for g in gs_of.values()}) > 1:
+        raise ConfigError(
+            "every model of a scan needs the same number of couplings, got "
+            + ", ".join(f"{n}: {g.size}" for n, g in gs_of.items())
+        )
     out_paths = {} if out_paths is None else dict(out_paths)
-    states = [_open_model(n, models[n], lik, masses, gs, out_paths.get(n), provenance)
+    states = [_open_model(n, models[n], lik, masses, gs_of[n], out_paths.get(n), provenance)
               for n in names]  # fmt: skip
     rows_before = {s.name: int(s.done.all(axis=1).sum()) for s in states}
-    chunks = plan_chunks(masses.size, gs.size, chunk_masses, chunk_couplings)
+    chunks = plan_chunks(masses.size, states[0].gs.size, chunk_masses, chunk_couplings)
     group = len(states) if chunk_models is None else max(1, chunk_models)
     tasks, n_all = [], 0
     for k0 in range(0, len(states), group):
@@ -366,12 +379,13 @@ def scan_models(
             todo = [s for s in states[k0 : k0 + group] if not s.done[chunk.index].all()]
             for s in todo:
                 if s.path is not None and s.store is None:
-                    _open_store(s, masses, gs)
+                    _open_store(s, masses)
             if todo:
                 tasks.append((chunk, todo))
     payload = [
         ChunkTask(chunk, tuple(s.name for s in todo), _charge_arrays([s.charges for s in todo]),
-                  masses[chunk.index[0]], gs[chunk.index[1]], tuple(s.store for s in todo))
+                  masses[chunk.index[0]], np.stack([s.gs[chunk.index[1]] for s in todo]),
+                  tuple(s.store for s in todo))
         for chunk, todo in tasks
     ]  # fmt: skip
     owner = {(t.chunk, t.models): todo for t, (_, todo) in zip(payload, tasks, strict=True)}
@@ -399,8 +413,8 @@ def scan_models(
     finally:
         for s in states:
             if s.path is not None and (s.changed or not s.path.exists()):
-                _save(s.path, s.result(masses, gs), s.charges)
-    results = {s.name: s.result(masses, gs) for s in states}
+                _save(s.path, s.result(masses), s.charges)
+    results = {s.name: s.result(masses) for s in states}
     return ScanRun(results, reports, n_all, n_all - len(tasks), rows_before)
 
 

@@ -33,7 +33,7 @@ class ChunkTask:
         charges: stacked charge arrays of the K models: ``quark``, ``nu``, ``lepton``
             (K, 3) and ``scalar`` (K,).
         masses_mev: (n_m,) the block's masses in MeV.
-        couplings: (n_g,) the block's couplings.
+        couplings: (K, n_g) the block's couplings of each model.
         stores: (K,) each model's chunk directory, or None (nothing written).
     """
 
@@ -71,7 +71,7 @@ class ChunkReport:
 def compute_chunk(lik, task: ChunkTask) -> ChunkReport:
     """Profiled χ² of a task's models on its block; writes a chunk file per model."""
     todo = tuple(k for k, s in enumerate(task.stores) if s is None or not s.has(task.chunk))
-    n_m, n_g = task.masses_mev.size, task.couplings.size
+    n_m, n_g = task.masses_mev.size, task.couplings.shape[1]
     chi2 = np.zeros((len(todo), n_m, n_g))
     conv = np.zeros((len(todo), n_m, n_g), bool)
     start = time.perf_counter()
@@ -79,7 +79,7 @@ def compute_chunk(lik, task: ChunkTask) -> ChunkReport:
         pick = np.repeat(np.asarray(todo), n_m)  # rows: model-major, then mass
         charges = U1Charges.general(**{k: np.asarray(v)[pick] for k, v in task.charges.items()})
         masses = np.tile(task.masses_mev, len(todo))
-        values, ok = profile_rows(lik, charges, masses, task.couplings)
+        values, ok = profile_rows(lik, charges, masses, np.asarray(task.couplings)[pick])
         chi2, conv = values.reshape(chi2.shape), ok.reshape(conv.shape)
     computed = time.perf_counter()
     for i, k in enumerate(todo):
