@@ -133,3 +133,23 @@ def test_killed_client_resumes_from_chunks(lar_joint, local, data_dir, cache, tm
     assert all(os.stat(chunk_dir(out) / f).st_mtime_ns == s.st_mtime_ns for f, s in seen.items())
     res = load_scan(out)
     assert res.complete and np.max(np.abs(res.chi2 - local["B-L"])) < 1e-10
+
+
+@pytest.mark.slow  # two CLI scans, one starting its own cluster: ~1 min on 2 shared cores
+def test_cli_dask_csv_equals_local(data_dir, cache, tmp_path, monkeypatch):
+    """``cevns-jax scan ... --executor dask --workers 2 --csv`` writes the numbers of
+    ``--executor local`` (the acceptance check of the cluster scans)."""
+    from cevns_jax.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    base = ["scan", "--model", "B-L", "--data", "lar", "--n-mass", "16", "--n-g", "16",
+            "--data-dir", str(data_dir), "--no-progress"]  # fmt: skip
+    assert main(base + ["--out", "local.npz", "--csv", "local.csv"]) == 0
+    dask = ["--executor", "dask", "--workers", "2", "--compile-cache", str(cache)]
+    assert main(base + dask + ["--out", "dask.npz", "--csv", "dask.csv"]) == 0
+
+    def numbers(name):
+        return [x for x in (tmp_path / name).read_text().splitlines() if not x.startswith("#")]
+
+    assert len(numbers("local.csv")) == 1 + 16 * 16
+    assert numbers("dask.csv") == numbers("local.csv")

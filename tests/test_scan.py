@@ -373,3 +373,13 @@ def test_cli_scan_bad_options(tmp_path, capsys):
     assert "positive" in capsys.readouterr().err
     assert main(["scan", "--model", "nope", "--data", "lar"]) == 2
     assert "unknown model" in capsys.readouterr().err
+    for extra, message in [
+        (["--model", "B-L,universal", "--csv", "x.csv"], "several models need {model}"),
+        (["--model", "B-L,B-L"], "repeated"),
+        (["--workers", "2"], "--workers and --scheduler need --executor dask"),
+        (["--executor", "dask", "--workers", "0"], "workers must be >= 1"),
+        (["--executor", "dask", "--workers", "2", "--scheduler", "x:1"], "not both"),
+        (["--chunk-masses", "0"], "--chunk-masses 0"),
+    ]:
+        assert main(base + extra) == 2
+        assert message in capsys.readouterr().err
