@@ -79,6 +79,16 @@ def configure_jax(compile_cache: str | os.PathLike | None, single_thread: bool =
 class Executor(abc.ABC):
     """Runs independent tasks; a context manager (``with executor: ...``) for its resources."""
 
+    @classmethod
+    @abc.abstractmethod
+    def from_options(cls, workers: int | None, scheduler: str | None, compile_cache):
+        """The executor of the command-line options ``--workers``, ``--scheduler``,
+        ``--compile-cache``.
+
+        Raises:
+            ConfigError: an option this executor does not take, or a bad value.
+        """
+
     @abc.abstractmethod
     def run(self, fn: Callable, shared, tasks: Iterable) -> Iterator:
         """Yield ``fn(shared, task)`` for every task, in the order they finish.
@@ -113,6 +123,12 @@ class LocalExecutor(Executor):
     """
 
     compile_cache: str | os.PathLike | None = None
+
+    @classmethod
+    def from_options(cls, workers, scheduler, compile_cache):
+        if workers is not None or scheduler is not None:
+            raise ConfigError("--workers and --scheduler need --executor dask")
+        return cls(compile_cache=compile_cache)
 
     @property
     def description(self) -> str:
@@ -167,6 +183,10 @@ class DaskExecutor(Executor):
         self.compile_cache = default_compile_cache() if compile_cache is None else compile_cache
         self.single_thread = single_thread
         self.cluster = self.client = None
+
+    @classmethod
+    def from_options(cls, workers, scheduler, compile_cache):
+        return cls(workers=workers, scheduler=scheduler, compile_cache=compile_cache)
 
     @property
     def description(self) -> str:

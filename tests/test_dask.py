@@ -57,7 +57,7 @@ def _chunks(path):
     return {p.name: p.stat() for p in chunk_dir(path).glob("m*.npz")}
 
 
-def test_dask_scan_equals_local(cluster, lar_joint, local, tmp_path):
+def test_dask_scan_equals_local(cluster, cache, lar_joint, local, tmp_path):
     outs = {m: tmp_path / f"{m}.npz" for m in MODELS}
     models = {m: get_model(m) for m in MODELS}
     run = scan_models(models, lar_joint, MASSES, COUPLINGS, outs, executor=cluster,
@@ -68,6 +68,7 @@ def test_dask_scan_equals_local(cluster, lar_joint, local, tmp_path):
     for m in MODELS:
         assert np.max(np.abs(run.results[m].chi2 - local[m])) < 1e-10
         assert np.max(np.abs(load_scan(outs[m]).chi2 - local[m])) < 1e-10
+    assert list(cache.glob("jit__block*"))  # the workers' compilation, cached for the others
 
 
 def test_killed_worker_loses_nothing_and_recomputes_nothing(cluster, lar_joint, local, tmp_path):

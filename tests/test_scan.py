@@ -199,6 +199,30 @@ def test_many_models_in_the_same_calls(one_shot, lar_joint, tmp_path):
         assert load_scan(p).metadata["model"] == m and load_scan(p).complete
 
 
+def test_models_and_chunks_do_not_retrace(lar_lik, monkeypatch):
+    """Scans of other models, numbers of models, chunk sizes and grids reuse the compiled
+    engine block: after the first scan (a solver setting nothing else uses, so it traces
+    once) nothing is traced."""
+    import cevns_jax.engine as engine_mod
+
+    lik = JointLikelihood((LArLikelihood(lar_lik.experiment, solver=ExactQuadratic(tol=3e-9)),))
+
+    traces = []
+    original = engine_mod.recoil_components
+
+    def counting(*args, **kwargs):
+        traces.append(1)  # runs only while the engine's block is traced
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(engine_mod, "recoil_components", counting)
+    scan_models({"B-L": get_model("B-L")}, lik, MASSES[:2], COUPLINGS, progress=False)
+    assert len(traces) == 1
+    names = ["scalar", "L_mu-L_tau", "B-3L_e"]
+    scan_models({m: get_model(m) for m in names}, lik, MASSES, COUPLINGS[:9],
+                chunk_masses=3, chunk_couplings=4, progress=False)  # fmt: skip
+    assert len(traces) == 1
+
+
 def _other_lik(which, lar_lik, csi_lik=None):
     if which == "settings":
         return JointLikelihood((lar_lik.replace_settings(LArSettings(sigma_eps=0.5)),))

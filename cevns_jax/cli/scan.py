@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..executors import DaskExecutor, LocalExecutor
 from ._common import (
     add_data_dir,
     add_json,
@@ -84,7 +85,7 @@ examples:
 """
 
 #: --executor choices -> executor classes (the one place that maps the names).
-EXECUTORS = {"local": "LocalExecutor", "dask": "DaskExecutor"}
+EXECUTORS = {"local": LocalExecutor, "dask": DaskExecutor}
 
 
 def register(subparsers) -> None:
@@ -233,15 +234,8 @@ def _paths(template: str | None, names, option: str, *, figure: bool = False) ->
 
 def _executor(args):
     """The executor of --executor, --workers, --scheduler, --compile-cache."""
-    from .. import executors
-    from ..errors import ConfigError
-
-    cls = getattr(executors, EXECUTORS[args.executor])
-    if cls is executors.LocalExecutor:
-        if args.workers is not None or args.scheduler is not None:
-            raise ConfigError("--workers and --scheduler need --executor dask")
-        return cls(compile_cache=args.compile_cache)
-    return cls(workers=args.workers, scheduler=args.scheduler, compile_cache=args.compile_cache)
+    cls = EXECUTORS[args.executor]
+    return cls.from_options(args.workers, args.scheduler, args.compile_cache)
 
 
 def _validate(args):
