@@ -22,7 +22,8 @@ XLA thread each), each into a fresh output directory. Reported per executor:
 Times are wall times; on a shared machine they grow with the load (the load averages at
 the start and the end are in the JSON).
 
-``--quick``: 30 × 30 × 3 models (B-L, universal, scalar), chunks of 8 × 10.
+``--quick``: 30 × 30 × 3 models (B-L, universal, scalar), chunks of 8 × 10; ``--grid N``:
+N × N points (all models unless ``--quick``).
 
 Run:  python benchmarks/bench_dask.py --data-dir ../shared/data/coherent [--json out.json]
 """
@@ -143,10 +144,14 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true", help="30 x 30 x 3 models, chunks 8 x 10")
     p.add_argument("--workers", type=int, nargs="*", default=[1, 2],
                    help="Dask LocalCluster sizes (default 1 2)")  # fmt: skip
+    p.add_argument("--grid", type=int, metavar="N",
+                   help="N masses x N couplings (a shorter run)")  # fmt: skip
     p.add_argument("--cold", action="store_true",
                    help="a new compilation cache for every executor")  # fmt: skip
     args = p.parse_args(argv)
     cfg = dict(QUICK if args.quick else FULL)
+    if args.grid is not None:
+        cfg["n_mass"] = cfg["n_g"] = args.grid
     names = cfg["models"] or model_names()
     models = {m: get_model(m) for m in names}
     masses = np.geomspace(*MASS_RANGE_MEV, cfg["n_mass"])

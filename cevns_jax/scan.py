@@ -23,10 +23,8 @@ form. The result and its exclusion are :class:`~cevns_jax.scan_result.ScanResult
 """
 
 import dataclasses
-import hashlib
 import json
 import os
-import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -36,7 +34,7 @@ from .charges import U1Charges
 from .engine import BLOCK_COUPLINGS, BLOCK_ROWS
 from .errors import ConfigError
 from .executors import Executor, LocalExecutor
-from .registry import entry
+from .scan_files import MATCH_KEYS, check_grid, load_scan, metadata, resume, save, short
 from .scan_result import (
     CL_2SIGMA,
     DELTA_CHI2_2D,
@@ -45,7 +43,7 @@ from .scan_result import (
     default_coupling_range,
     delta_chi2_threshold,
 )
-from .scan_store import ChunkStore, atomic_write, chunk_dir, config_hash, plan_chunks
+from .scan_store import ChunkStore, chunk_dir, config_hash, plan_chunks
 from .scan_tasks import ChunkReport, ChunkTask, compute_chunk
 
 __all__ = [
@@ -60,143 +58,6 @@ __all__ = [
     "scan_grid",
     "scan_models",
 ]
-
-#: Metadata entries that must agree for a scan file to be resumed.
-_MATCH_KEYS = ("model", "data", "experiments", "observed_sha256", "charges", "settings", "solvers")
-
-
-# --- file handling -------------------------------------------------------------------------
-def _module_fields(module) -> dict:
-    """Fields of a settings/solver Module as JSON values."""
-    out = {}
-    for f in dataclasses.fields(module):
-        v = getattr(module, f.name)
-        out[f.name] = v if isinstance(v, str | int | bool) else np.asarray(v, float).tolist()
-    return out
-
-
-def _charges_dict(charges: U1Charges) -> dict:
-    return {
-        "quark": np.asarray(charges.quark, float).tolist(),
-        "nu": np.asarray(charges.nu, float).tolist(),
-        "lepton": np.asarray(charges.lepton, float).tolist(),
-        "scalar": float(np.asarray(charges.scalar, float)),
-    }
-
-
-def _metadata(charges, lik, model, provenance) -> dict:
-    from . import __version__
-
-    parts = {entry(p.experiment.name).key: p for p in lik.parts}
-    return {
-        "format": FORMAT,
-        "model": model,
-        "data": "+".join(parts),
-        "experiments": {k: p.experiment.name for k, p in parts.items()},
-        "observed_sha256": {
-            k: hashlib.sha256(
-                np.ascontiguousarray(p.experiment.observed, float).tobytes()
-            ).hexdigest()
-            for k, p in parts.items()
-        },
-        "charges": _charges_dict(charges),
-        "settings": {k: _module_fields(p.settings) for k, p in parts.items()},
-        "solvers": {
-            k: {type(p.solver).__name__: _module_fields(p.solver)} for k, p in parts.items()
-        },
-        "version": __version__,
-        "provenance": provenance,
-    }
-
-
-def _save(path: Path, res: ScanResult, charges: U1Charges) -> None:
-    """Write ``res`` to ``path`` atomically (a temporary file in the same folder, then rename)."""
-    arrays = {
-        "masses_mev": res.masses_mev,
-        "couplings": res.couplings,
-        "chi2": res.chi2,
-        "converged": res.converged,
-        "done": res.done,
-        "charges_quark": np.asarray(charges.quark, float),
-        "charges_nu": np.asarray(charges.nu, float),
-        "charges_lepton": np.asarray(charges.lepton, float),
-        "charges_scalar": np.asarray(charges.scalar, float),
-        "metadata": np.array(json.dumps(res.metadata, default=str)),
-    }
-    atomic_write(path, lambda stream: np.savez(stream, **arrays))
-
-
-def load_scan(path: str | os.PathLike) -> ScanResult:
-    """Read a scan file written by :func:`scan_grid`.
-
-    Raises:
-        ConfigError: the file is not a readable scan file.
-    """
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            return ScanResult(
-                masses_mev=np.asarray(f["masses_mev"], float),
-                couplings=np.asarray(f["couplings"], float),
-                chi2=np.asarray(f["chi2"], float),
-                converged=np.asarray(f["converged"], bool),
-                done=np.asarray(f["done"], bool),
-                metadata=json.loads(str(f["metadata"])),
-            )
-    except (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile) as err:
-        raise ConfigError(
-            f"{path} is not a readable cevns_jax scan file ({err}); choose another output "
-            "path or delete the file"
-        ) from None
-
-
-def _check_grid(values, name: str) -> np.ndarray:
-    arr = np.asarray(values, dtype=float)
-    if arr.ndim != 1 or arr.size == 0:
-        raise ConfigError(f"{name} must be a non-empty 1-D sequence, got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)) or np.any(arr <= 0.0):
-        raise ConfigError(f"{name} must be finite and > 0, got min {np.min(arr):g}")
-    if np.any(np.diff(arr) <= 0.0):
-        raise ConfigError(f"{name} must be strictly increasing")
-    return arr
-
-
-def _short(value, n: int = 120) -> str:
-    text = json.dumps(value, default=str)
-    return text if len(text) <= n else text[: n - 3] + "..."
-
-
-def _resume(path: Path, masses, couplings, meta) -> ScanResult:
-    old = load_scan(path)
-
-    def same(a, b):
-        return a.shape == b.shape and np.allclose(a, b, rtol=1e-12, atol=0.0)
-
-    problems = []
-    if not same(old.masses_mev, masses):
-        problems.append(
-            f"masses ({old.masses_mev.size} from {old.masses_gev[0]:g} to "
-            f"{old.masses_gev[-1]:g} GeV in the file, {masses.size} from {masses[0] / 1e3:g} "
-            f"to {masses[-1] / 1e3:g} GeV asked)"
-        )
-    if not same(old.couplings, couplings):
-        problems.append(
-            f"couplings ({old.couplings.size} from {old.couplings[0]:g} to "
-            f"{old.couplings[-1]:g} in the file, {couplings.size} from {couplings[0]:g} to "
-            f"{couplings[-1]:g} asked)"
-        )
-    for key in _MATCH_KEYS:
-        if old.metadata.get(key) != json.loads(json.dumps(meta[key])):
-            problems.append(
-                f"{key} ({_short(old.metadata.get(key))} in the file, {_short(meta[key])} asked)"
-            )
-    if old.chi2.shape != (masses.size, couplings.size) or old.done.shape != masses.shape:
-        problems.append("array shapes")
-    if problems:
-        raise ConfigError(
-            f"{path} holds a different scan: {'; '.join(problems)}. Choose another output path "
-            "or delete the file to start afresh"
-        )
-    return old
 
 
 # --- the scan ------------------------------------------------------------------------------
@@ -253,8 +114,8 @@ def _describe(meta, masses, gs):
     def describe(old):
         grid = old.get("grid", {})
         problems = [
-            f"{key} ({_short(old.get(key))} in the directory, {_short(meta[key])} asked)"
-            for key in _MATCH_KEYS
+            f"{key} ({short(old.get(key))} in the directory, {short(meta[key])} asked)"
+            for key in MATCH_KEYS
             if old.get(key) != json.loads(json.dumps(meta[key]))
         ]
         for name, arr in (("masses_mev", masses), ("couplings", gs)):
@@ -270,23 +131,22 @@ def _describe(meta, masses, gs):
 
 
 def _open_model(name, charges, lik, masses, gs, out_path, provenance) -> _Model:
-    meta = _metadata(charges, lik, name, provenance)
+    meta = metadata(charges, lik, name, provenance)
     shape = (masses.size, gs.size)
-    state = _Model(name, charges, meta, None, gs, np.full(shape, np.nan), np.zeros(shape, bool),
-                   np.zeros(shape, bool))  # fmt: skip
+    state = _Model(
+        name, charges, meta, None, gs,
+        chi2=np.full(shape, np.nan), conv=np.zeros(shape, bool), done=np.zeros(shape, bool),
+    )  # fmt: skip
     if out_path is None:
         return state
     state.path = path = Path(out_path)
     if not path.parent.is_dir():
         raise ConfigError(f"scan output {path}: directory {path.parent} does not exist")
     if path.exists():
-        old = _resume(path, masses, gs, meta)
+        old = resume(path, masses, gs, meta)
         rows = old.done
-        state.chi2[rows], state.conv[rows], state.done[rows] = (
-            old.chi2[rows],
-            old.converged[rows],
-            True,
-        )
+        state.chi2[rows], state.conv[rows] = old.chi2[rows], old.converged[rows]
+        state.done[rows] = True
         meta["provenance_first"] = old.metadata.get(
             "provenance_first", old.metadata.get("provenance")
         )
@@ -298,7 +158,7 @@ def _open_model(name, charges, lik, masses, gs, out_path, provenance) -> _Model:
 
 def _open_store(state: _Model, masses) -> None:
     gs = state.gs
-    match = {k: state.meta[k] for k in _MATCH_KEYS}
+    match = {k: state.meta[k] for k in MATCH_KEYS}
     digest = config_hash(masses, gs, match)
     stored = {**state.meta, "grid": {"masses_mev": masses.tolist(), "couplings": gs.tolist()}}
     state.store = ChunkStore.open(
@@ -353,14 +213,14 @@ def scan_models(
     """
     from tqdm.auto import tqdm
 
-    masses = _check_grid(masses_mev, "masses_mev")
+    masses = check_grid(masses_mev, "masses_mev")
     names = list(models)
     if not names:
         raise ConfigError("scan_models needs at least one model")
     if isinstance(couplings, Mapping):
-        gs_of = {n: _check_grid(couplings[n], f"couplings of {n}") for n in names}
+        gs_of = {n: check_grid(couplings[n], f"couplings of {n}") for n in names}
     else:
-        gs_of = dict.fromkeys(names, _check_grid(couplings, "couplings"))
+        gs_of = dict.fromkeys(names, check_grid(couplings, "couplings"))
     if len({g.size for g in gs_of.values()}) > 1:
         raise ConfigError(
             "every model of a scan needs the same number of couplings, got "
@@ -413,7 +273,7 @@ def scan_models(
     finally:
         for s in states:
             if s.path is not None and (s.changed or not s.path.exists()):
-                _save(s.path, s.result(masses), s.charges)
+                save(s.path, s.result(masses), s.charges)
     results = {s.name: s.result(masses) for s in states}
     return ScanRun(results, reports, n_all, n_all - len(tasks), rows_before)
 
