@@ -76,6 +76,14 @@ def configure_jax(compile_cache: str | os.PathLike | None, single_thread: bool =
         jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 
+def _cores() -> int:
+    """CPU cores this process may use (its affinity mask, e.g. a SLURM allocation)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 class Executor(abc.ABC):
     """Runs independent tasks; a context manager (``with executor: ...``) for its resources."""
 
@@ -150,7 +158,8 @@ class DaskExecutor(Executor):
 
     Args:
         workers: processes of a :class:`~distributed.LocalCluster` on this machine (one
-            thread each, restarted by their nanny when they die); default: the CPU cores.
+            thread each, restarted by their nanny when they die); default: the CPU cores
+            this process may use.
         scheduler: address of a running scheduler (``tcp://host:8786``, or a scheduler file
             path ending in ``.json``) instead of a local cluster.
         compile_cache: shared JAX compilation cache directory (default
@@ -178,7 +187,7 @@ class DaskExecutor(Executor):
             raise ConfigError(
                 "the dask executor needs dask.distributed. Fix: pip install 'cevns_jax[cluster]'"
             ) from None
-        self.workers = workers if workers is not None or scheduler else (os.cpu_count() or 1)
+        self.workers = workers if workers is not None or scheduler else _cores()
         self.scheduler = scheduler
         self.compile_cache = default_compile_cache() if compile_cache is None else compile_cache
         self.single_thread = single_thread
@@ -208,7 +217,7 @@ class DaskExecutor(Executor):
                     n_workers=self.workers,
                     threads_per_worker=1,
                     processes=True,
-                    dashboard_address=None,
+                    dashboard_address=":0",  # any free port: never clashes with another
                     silence_logs=logging.ERROR,  # a worker's restart is not the user's error
                     env=env,
                 )

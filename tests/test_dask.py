@@ -22,6 +22,9 @@ from cevns_jax.scan import load_scan, scan_models
 from cevns_jax.scan_store import chunk_dir
 
 pytest.importorskip("distributed")
+# a cluster of 2 spawned workers importing JAX, one compilation, a client subprocess: 1.5 to
+# 3 min on the 2 shared cores of the development machine, so slow; CI runs them (-m slow)
+pytestmark = pytest.mark.slow
 
 MASSES = np.geomspace(1e-3, 10.0, 16) * 1e3  # MeV, as cevns-jax scan --n-mass 16 makes them
 COUPLINGS = np.geomspace(1e-7, 1e-1, 16)
@@ -106,7 +109,6 @@ def test_killed_worker_loses_nothing_and_recomputes_nothing(cluster, lar_joint, 
     assert pids[0] not in cluster.client.run(os.getpid).values()  # the nanny restarted it
 
 
-@pytest.mark.slow  # a client subprocess building LAr and compiling: ~35 s on 2 shared cores
 def test_killed_client_resumes_from_chunks(lar_joint, local, data_dir, cache, tmp_path):
     """A scan run by ``cevns-jax scan`` killed (SIGKILL) once a few chunks are on disk:
     rerunning it computes only the chunks missing."""
@@ -136,7 +138,6 @@ def test_killed_client_resumes_from_chunks(lar_joint, local, data_dir, cache, tm
     assert res.complete and np.max(np.abs(res.chi2 - local["B-L"])) < 1e-10
 
 
-@pytest.mark.slow  # two CLI scans, one starting its own cluster: ~1 min on 2 shared cores
 def test_cli_dask_csv_equals_local(data_dir, cache, tmp_path, monkeypatch):
     """``cevns-jax scan ... --executor dask --workers 2 --csv`` writes the numbers of
     ``--executor local`` (the acceptance check of the cluster scans)."""

@@ -31,9 +31,9 @@ _N_BAND = 400  # masses of the (g-2)_mu band curve
 _MAX_POINTS = 2000  # per grid axis
 
 _DESCRIPTION = """\
-Scan the profiled chi2 of one light mediator on a (mass, coupling) grid and draw the
-2 sigma exclusion region (95.45 % C.L. for two parameters: Delta chi2 > 6.18 above the grid
-minimum; nuisances profiled at every point).
+Scan the profiled chi2 of one or several light mediators on a (mass, coupling) grid and
+draw the 2 sigma exclusion region (95.45 % C.L. for two parameters: Delta chi2 > 6.18 above
+the grid minimum; nuisances profiled at every point).
 
 The grid is log-spaced in both M (--mass-range, GeV) and g (--g-range). The default g range
 depends on the model: 1e-6..1 for models coupling to quarks (and the scalar), bounded at
