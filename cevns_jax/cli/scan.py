@@ -335,7 +335,7 @@ def _print(title, model, data, res, s, out_path) -> None:
     m, g = res.masses_gev, res.couplings
     per_row = ""
     if s["rows_computed"]:
-        per_row = f" ({s['wall_time_s'] / s['rows_computed']:.2f} s per row)"
+        per_row = f" ({s['wall_time_s'] / s['rows_computed_all_models']:.2f} s per row)"
     rows = [
         [
             "grid",
@@ -370,7 +370,11 @@ def _print(title, model, data, res, s, out_path) -> None:
             f"{s['tasks']['computed']} of {s['tasks']['total']} computed on {s['executor']}"
             + (f" ({s['models_in_run']} models per chunk)" if s["models_in_run"] > 1 else ""),
         ],
-        ["wall time", f"{s['wall_time_s']:.1f} s{per_row}"],
+        [
+            "wall time",
+            f"{s['wall_time_s']:.1f} s{per_row}"
+            + (" for all models" if s["models_in_run"] > 1 else ""),
+        ],
     ]
     width = max(len(k) for k, _ in rows)
     print("\n".join(f"{k:<{width}}  {v}" for k, v in rows))
@@ -483,12 +487,14 @@ def run(args) -> int:
     from ..registry import data_set
 
     title = " + ".join(e.title for e in data_set(args.data))
+    n_rows_all = sum(int(r.done.sum()) - scan.rows_before[n] for n, r in scan.results.items())
     for n in names:
         res, out_path = scan.results[n], out_paths[n]
         info(f"grid saved in {out_path}")
         summary = _summary(res, wall, int(res.done.sum()) - scan.rows_before[n])
         summary.update(
             models_in_run=len(names),
+            rows_computed_all_models=n_rows_all,
             executor=executor.description,
             tasks={
                 "total": scan.n_tasks,
