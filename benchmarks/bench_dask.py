@@ -7,9 +7,10 @@ run with :class:`cevns_jax.executors.LocalExecutor` and with
 XLA thread each), each into a fresh output directory. Reported per executor:
 
 * ``start_s``: starting the cluster and its workers (0 locally);
-* ``first_chunk_s``: the first chunk, alone, in the client's wall time (it includes the
-  compilation, or, on the workers, loading it from the persistent cache that the warm-up
-  run of the same configuration filled: ``--cold`` gives every executor a new cache);
+* ``first_chunk_s``: the first chunk, alone, in the client's wall time: it includes the
+  compilation (locally, and on the first Dask cluster) or loading it from the persistent
+  compilation cache that the first Dask cluster filled (``--cold``: a new cache for every
+  cluster, so each compiles);
 * ``chunks_per_s`` over the other chunks (steady state) and the whole scan's wall time;
 * per chunk (steady state, means): ``compute_s`` (the engine call on the worker),
   ``write_s`` (writing the chunk files there) and ``overhead_s`` = the client's wall time
