@@ -6,7 +6,7 @@ import equinox as eqx
 import numpy as np
 import pytest
 
-from cevns_jax import scan as scan_mod
+from cevns_jax import scan_tasks
 from cevns_jax.charges import get_model
 from cevns_jax.cli import main
 from cevns_jax.engine import profile_rows
@@ -22,7 +22,9 @@ from cevns_jax.scan import (
     delta_chi2_threshold,
     load_scan,
     scan_grid,
+    scan_models,
 )
+from cevns_jax.scan_store import chunk_dir
 
 # a small LAr grid: 4 masses (MeV) x 16 couplings (one engine block)
 MASSES = np.array([1.0, 30.0, 1e3, 1e4])
@@ -115,36 +117,32 @@ class _Stop(Exception):
     pass
 
 
-def test_resume_computes_only_missing_rows(one_shot, lar_joint, tmp_path, monkeypatch):
-    """Blocks of one row each (the file is saved after every block): a crash in the third
-    block leaves two rows saved; the rerun computes only the two missing rows."""
+def test_resume_computes_only_missing_chunks(one_shot, lar_joint, tmp_path, monkeypatch):
+    """Chunks of one mass row each, each written as its own file: a crash in the third
+    chunk leaves two chunks on disk (and two rows in the assembled file); the rerun, with
+    chunks of two rows, computes only the chunk of the two missing rows."""
     res_once, _ = one_shot
     path = tmp_path / "resumed.npz"
-    real = scan_mod.profile_rows
+    real = scan_tasks.profile_rows
     calls = []
 
     def interrupted(lik, charges, masses, gs, *args, **kwargs):
         if len(calls) == 2:
-            raise _Stop  # a crash during the third block
+            raise _Stop  # a crash during the third chunk
         calls.extend(np.asarray(masses).tolist())
         return real(lik, charges, masses, gs, *args, **kwargs)
 
-    monkeypatch.setattr(scan_mod, "rows_per_block", lambda n_couplings: 1)
-    monkeypatch.setattr(scan_mod, "profile_rows", interrupted)
+    kwargs = {"out_path": path, "progress": False, "model": "B-L"}
+    monkeypatch.setattr(scan_tasks, "profile_rows", interrupted)
     with pytest.raises(_Stop):
-        scan_grid(
-            get_model("B-L"),
-            lar_joint,
-            MASSES,
-            COUPLINGS,
-            out_path=path,
-            progress=False,
-            model="B-L",
-        )
+        scan_grid(get_model("B-L"), lar_joint, MASSES, COUPLINGS, chunk_masses=1, **kwargs)
     partial = load_scan(path)
     assert partial.done.tolist() == [True, True, False, False]
     assert np.all(np.isnan(partial.chi2[2:])) and np.all(np.isfinite(partial.chi2[:2]))
-    assert not list(tmp_path.glob(".*.tmp"))  # the atomic writes left no temporary file
+    chunks = sorted(p.name for p in chunk_dir(path).iterdir())
+    assert chunks == ["m00000-00001_g00000-00016.npz", "m00001-00002_g00000-00016.npz",
+                      "metadata.json"]  # fmt: skip
+    assert not list(tmp_path.rglob(".*.tmp"))  # the atomic writes left no temporary file
 
     calls.clear()
 
@@ -152,11 +150,8 @@ def test_resume_computes_only_missing_rows(one_shot, lar_joint, tmp_path, monkey
         calls.extend(np.asarray(masses).tolist())
         return real(lik, charges, masses, gs, *args, **kwargs)
 
-    monkeypatch.setattr(scan_mod, "rows_per_block", lambda n_couplings: 2)
-    monkeypatch.setattr(scan_mod, "profile_rows", counting)
-    res = scan_grid(
-        get_model("B-L"), lar_joint, MASSES, COUPLINGS, out_path=path, progress=False, model="B-L"
-    )
+    monkeypatch.setattr(scan_tasks, "profile_rows", counting)
+    res = scan_grid(get_model("B-L"), lar_joint, MASSES, COUPLINGS, chunk_masses=2, **kwargs)
     assert calls == [MASSES[2], MASSES[3]]
     final = load_scan(path)
     for r in (res, final):
@@ -165,13 +160,67 @@ def test_resume_computes_only_missing_rows(one_shot, lar_joint, tmp_path, monkey
         np.testing.assert_array_equal(r.converged, res_once.converged)
     assert final.metadata["model"] == "B-L" and final.metadata["data"] == "lar"
 
-    calls.clear()  # a finished file: nothing recomputed
-    scan_grid(
-        get_model("B-L"), lar_joint, MASSES, COUPLINGS, out_path=path, progress=False, model="B-L"
-    )
+    calls.clear()  # a finished file: nothing recomputed, whatever the chunk size
+    scan_grid(get_model("B-L"), lar_joint, MASSES, COUPLINGS, chunk_masses=3, **kwargs)
     assert calls == []
     # the metadata keep the run that started the file
     assert "provenance_first" in final.metadata
+
+
+def test_chunk_directory_of_another_scan_is_refused(lar_joint, tmp_path):
+    """Chunks on disk of another grid are refused, even without the assembled file."""
+    path = tmp_path / "s.npz"
+    scan_grid(get_model("B-L"), lar_joint, MASSES[:2], COUPLINGS, out_path=path, progress=False,
+              model="B-L")  # fmt: skip
+    path.unlink()
+    with pytest.raises(ConfigError, match="chunks of a different scan: masses_mev"):
+        scan_grid(get_model("B-L"), lar_joint, MASSES[1:3], COUPLINGS, out_path=path,
+                  progress=False, model="B-L")  # fmt: skip
+    # the same scan again: assembled from its chunks without computing anything
+    run = scan_models({"B-L": get_model("B-L")}, lar_joint, MASSES[:2], COUPLINGS,
+                      {"B-L": path}, progress=False)  # fmt: skip
+    assert run.chunks_computed == 0 and run.n_resumed == run.n_tasks == 1
+    assert load_scan(path).complete
+
+
+def test_many_models_in_the_same_calls(one_shot, lar_joint, tmp_path):
+    """Several models share the chunks' engine calls; each equals its own one-model scan
+    and gets its own output; the stacked rows compile nothing new."""
+    res_bl, _ = one_shot
+    models = {"B-L": get_model("B-L"), "universal": get_model("universal")}
+    outs = {m: tmp_path / f"{m}.npz" for m in models}
+    run = scan_models(models, lar_joint, MASSES, COUPLINGS, outs, chunk_masses=2,
+                      progress=False)  # fmt: skip
+    assert run.n_tasks == 2 and [len(r.computed) for r in run.reports] == [2, 2]
+    np.testing.assert_allclose(run.results["B-L"].chi2, res_bl.chi2, rtol=1e-12, atol=0)
+    uni, _ = profile_rows(lar_joint, get_model("universal"), MASSES, COUPLINGS)
+    np.testing.assert_allclose(run.results["universal"].chi2, uni, rtol=1e-12, atol=0)
+    for m, p in outs.items():
+        assert load_scan(p).metadata["model"] == m and load_scan(p).complete
+
+
+def test_models_and_chunks_do_not_retrace(lar_lik, monkeypatch):
+    """Scans of other models, numbers of models, chunk sizes and grids reuse the compiled
+    engine block: after the first scan (a solver setting nothing else uses, so it traces
+    once) nothing is traced."""
+    import cevns_jax.engine as engine_mod
+
+    lik = JointLikelihood((LArLikelihood(lar_lik.experiment, solver=ExactQuadratic(tol=3e-9)),))
+
+    traces = []
+    original = engine_mod.recoil_components
+
+    def counting(*args, **kwargs):
+        traces.append(1)  # runs only while the engine's block is traced
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(engine_mod, "recoil_components", counting)
+    scan_models({"B-L": get_model("B-L")}, lik, MASSES[:2], COUPLINGS, progress=False)
+    assert len(traces) == 1
+    names = ["scalar", "L_mu-L_tau", "B-3L_e"]
+    scan_models({m: get_model(m) for m in names}, lik, MASSES, COUPLINGS[:9],
+                chunk_masses=3, chunk_couplings=4, progress=False)  # fmt: skip
+    assert len(traces) == 1
 
 
 def _other_lik(which, lar_lik, csi_lik=None):
@@ -348,3 +397,13 @@ def test_cli_scan_bad_options(tmp_path, capsys):
     assert "positive" in capsys.readouterr().err
     assert main(["scan", "--model", "nope", "--data", "lar"]) == 2
     assert "unknown model" in capsys.readouterr().err
+    for extra, message in [
+        (["--model", "B-L,universal", "--csv", "x.csv"], "several models need {model}"),
+        (["--model", "B-L,B-L"], "repeated"),
+        (["--workers", "2"], "--workers and --scheduler need --executor dask"),
+        (["--executor", "dask", "--workers", "0"], "workers must be >= 1"),
+        (["--executor", "dask", "--workers", "2", "--scheduler", "x:1"], "not both"),
+        (["--chunk-masses", "0"], "--chunk-masses 0"),
+    ]:
+        assert main(base + extra) == 2
+        assert message in capsys.readouterr().err

@@ -1,16 +1,19 @@
-"""``cevns-jax scan``: the 2σ exclusion region of one light mediator in the (M, g) plane.
+"""``cevns-jax scan``: the 2σ exclusion regions of light mediators in the (M, g) plane.
 
-Thin wrapper over :func:`cevns_jax.scan.scan_grid`: validate the options, build the
-experiments, scan the profiled χ² on a log-spaced (M, g) grid in batched blocks of rows
-(saved after every block, resumed when rerun), print a summary, optionally write CSV,
-JSON (with provenance) and the exclusion figure with the (g−2)_μ band.
+Thin wrapper over :func:`cevns_jax.scan.scan_models`: validate the options, build the
+experiments, scan the profiled χ² of one or several models on a log-spaced (M, g) grid in
+chunks (each written as its own file, resumed when rerun) here or on a Dask cluster
+(:data:`EXECUTORS`), print a summary per model, optionally write CSV, JSON (with
+provenance) and the exclusion figure with the (g−2)_μ band, one of each per model.
 """
 
 import argparse
 import time
+from pathlib import Path
 
 import numpy as np
 
+from ..executors import DaskExecutor, LocalExecutor
 from ._common import (
     add_data_dir,
     add_json,
@@ -22,15 +25,15 @@ from ._common import (
     wrote_figure,
 )
 
-__all__ = ["register", "run", "default_out"]
+__all__ = ["EXECUTORS", "register", "run", "default_out"]
 
 _N_BAND = 400  # masses of the (g-2)_mu band curve
 _MAX_POINTS = 2000  # per grid axis
 
 _DESCRIPTION = """\
-Scan the profiled chi2 of one light mediator on a (mass, coupling) grid and draw the
-2 sigma exclusion region (95.45 % C.L. for two parameters: Delta chi2 > 6.18 above the grid
-minimum; nuisances profiled at every point).
+Scan the profiled chi2 of one or several light mediators on a (mass, coupling) grid and
+draw the 2 sigma exclusion region (95.45 % C.L. for two parameters: Delta chi2 > 6.18 above
+the grid minimum; nuisances profiled at every point).
 
 The grid is log-spaced in both M (--mass-range, GeV) and g (--g-range). The default g range
 depends on the model: 1e-6..1 for models coupling to quarks (and the scalar), bounded at
@@ -38,10 +41,25 @@ g ~ 3e-5 (1 MeV) to ~4e-2 (10 GeV); 1e-5..10 for leptophilic models (L_e-L_mu, L
 L_mu-L_tau), which reach nuclei only through the lepton loop and are bounded at g ~ 2e-3
 to ~1. Both reach well below and above the bounds of the default mass range.
 
-The chi2 is computed one mass row at a time; after each row the grid is saved atomically to
---out (default scan_<model>_<data>.npz). Rerunning the same command resumes: finished rows
-are kept, missing ones computed. A file holding a different scan (grid, model, data,
-likelihood settings) is refused: choose another --out or delete it.
+--model takes one model, a comma-separated list (B-L,universal,scalar) or "all"; the models
+are evaluated together, in the same compiled calls, and each gets its own outputs: with
+several models, --out, --csv, --json and --plot must contain {model}, replaced by each
+model's name (default --out scan_{model}_<data>.npz).
+
+The grid is cut into chunks (--chunk-masses x --chunk-couplings points, for all the
+models), independent tasks; each finished chunk is written atomically as its own file in
+the directory next to --out (scan_B-L_lar.npz -> scan_B-L_lar.chunks/), and the .npz is
+assembled from them at the end (or on Ctrl-C). Rerunning the same command resumes: chunks
+on disk are kept, only the missing ones computed, however the last run ended. A file or
+chunk directory holding a different scan (grid, model, data, likelihood settings) is
+refused: choose another --out or delete it (and its chunk directory).
+
+--executor local (default) runs the chunks in this process on all local devices;
+--executor dask runs them on a dask.distributed cluster: a local one of --workers N
+processes (default: one per CPU core; one XLA thread each), or an existing one at
+--scheduler ADDRESS (e.g. started on SLURM with dask-jobqueue; the output directory must
+be on a file system every worker sees). Workers share a JAX compilation cache
+(--compile-cache), so a configuration is compiled once, not per worker or chunk.
 
 Vector models with destructive interference (e.g. universal, B_y+L_mu+L_tau, L_mu-L_tau
 at high mass) can have allowed islands at larger g, where the weak charge of one flavour
@@ -62,7 +80,12 @@ examples:
   cevns-jax scan --model B-L --data csi+lar --plot bl.png
   cevns-jax scan --model universal --data lar --n-mass 50 --n-g 80 --csv universal.csv
   cevns-jax scan --model L_mu-L_tau --data csi --g-range 1e-4 3 --out lmt.npz --plot lmt.png
+  cevns-jax scan --model all --data lar --executor dask --workers 2 --plot 'fig_{model}.png'
+  cevns-jax scan --model B-L,scalar --data csi --executor dask --scheduler tcp://node1:8786
 """
+
+#: --executor choices -> executor classes (the one place that maps the names).
+EXECUTORS = {"local": LocalExecutor, "dask": DaskExecutor}
 
 
 def register(subparsers) -> None:
@@ -71,7 +94,8 @@ def register(subparsers) -> None:
 
     p = subparsers.add_parser(
         "scan",
-        help="2σ exclusion region of one light mediator on an (M, g) grid (resumable)",
+        help="2σ exclusion regions of light mediators on an (M, g) grid (chunked, resumable, "
+        "local or on a Dask cluster)",
         description=_DESCRIPTION,
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -80,8 +104,8 @@ def register(subparsers) -> None:
         "--model",
         metavar="NAME",
         required=True,
-        help="light-mediator model, e.g. B-L, universal, L_mu-L_tau, scalar "
-        "(list: cevns-jax models)",
+        help="light-mediator model(s): a name (B-L, universal, L_mu-L_tau, scalar, ...; "
+        "list: cevns-jax models), a comma-separated list, or all",
     )
     p.add_argument(
         "--data",
@@ -123,14 +147,53 @@ def register(subparsers) -> None:
     p.add_argument(
         "--out",
         metavar="FILE.npz",
-        help="grid file, written after every mass row and resumed from when it "
-        "exists (default scan_<model>_<data>.npz)",
+        help="grid file, assembled from the chunk files (in FILE.chunks/, written as each "
+        "chunk finishes) and resumed from when they exist (default scan_{model}_<data>.npz; "
+        "with several models the name must contain {model})",
     )
     p.add_argument(
         "--csv",
         metavar="FILE",
         help="also write the grid in long format (mass_gev, g, chi2, delta_chi2, "
         "converged) with a commented provenance header",
+    )
+    p.add_argument(
+        "--executor",
+        choices=tuple(EXECUTORS),
+        default="local",
+        help="where the chunks run: local (this process, default) or dask",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="--executor dask: worker processes of a local cluster (default: CPU cores)",
+    )
+    p.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="--executor dask: address of a running scheduler (tcp://host:8786) or its "
+        "scheduler file (.json), instead of a local cluster",
+    )
+    p.add_argument(
+        "--compile-cache",
+        metavar="DIR",
+        help="JAX persistent compilation cache directory (default for --executor dask: "
+        "$CEVNS_JAX_CACHE/jax-compilation or the user cache; local: JAX's own setting)",
+    )
+    p.add_argument(
+        "--chunk-masses",
+        type=int,
+        default=16,
+        metavar="N",
+        help="masses per chunk (default 16)",
+    )
+    p.add_argument(
+        "--chunk-couplings",
+        type=int,
+        default=25,
+        metavar="N",
+        help="couplings per chunk (default 25)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     add_data_dir(p)
@@ -144,14 +207,48 @@ def default_out(model: str, data: str) -> str:
     return f"scan_{model}_{data}.npz"
 
 
+def _models(option: str) -> dict:
+    """--model: name -> charges (a name, a comma-separated list or ``all``)."""
+    from ..charges import get_model, model_names
+    from ..errors import ConfigError
+
+    names = model_names() if option.strip() == "all" else [n.strip() for n in option.split(",")]
+    if len(set(names)) != len(names) or "" in names:
+        raise ConfigError(f"--model {option}: empty or repeated names. Fix: e.g. B-L,universal")
+    return {name: get_model(name) for name in names}
+
+
+def _paths(template: str | None, names, option: str, *, figure: bool = False) -> dict | None:
+    """Output path of each model: ``{model}`` in ``template`` replaced by its name."""
+    from ..errors import ConfigError
+
+    if template is None:
+        return None
+    if len(names) > 1 and "{model}" not in template:
+        raise ConfigError(
+            f"{option} {template}: several models need {{model}} in the file name (one file "
+            f"per model). Fix: e.g. {option} 'scan_{{model}}{Path(template).suffix}'"
+        )
+    return {n: check_output(template.replace("{model}", n), option, figure=figure) for n in names}
+
+
+def _executor(args):
+    """The executor of --executor, --workers, --scheduler, --compile-cache."""
+    cls = EXECUTORS[args.executor]
+    return cls.from_options(args.workers, args.scheduler, args.compile_cache)
+
+
 def _validate(args):
-    """Check the options before any data are read; returns (charges, masses_mev, couplings)."""
+    """Check the options before any data are read.
+
+    Returns:
+        (models: name -> charges, masses_mev, couplings: name -> (n_g,)).
+    """
     from .. import constants as c
-    from ..charges import get_model
     from ..errors import ConfigError
     from ..scan import default_coupling_range
 
-    charges = get_model(args.model)
+    models = _models(args.model)
     if args.n_mass < 1 or args.n_g < 2:
         raise ConfigError(f"--n-mass must be >= 1 and --n-g >= 2, got {args.n_mass}, {args.n_g}")
     if args.n_mass > _MAX_POINTS or args.n_g > _MAX_POINTS:
@@ -160,15 +257,22 @@ def _validate(args):
             f"{_MAX_POINTS} x {_MAX_POINTS} grid already takes days). Fix: use fewer points "
             "or a narrower --mass-range/--g-range"
         )
-    m_lo, m_hi = args.mass_range
-    g_lo, g_hi = default_coupling_range(charges) if args.g_range is None else args.g_range
-    for option, lo, hi in (("--mass-range", m_lo, m_hi), ("--g-range", g_lo, g_hi)):
+    if args.chunk_masses < 1 or args.chunk_couplings < 1:
+        raise ConfigError(
+            f"--chunk-masses {args.chunk_masses} / --chunk-couplings {args.chunk_couplings}: "
+            "both must be >= 1"
+        )
+    ranges = {n: default_coupling_range(ch) for n, ch in models.items()}
+    ranges = ranges if args.g_range is None else dict.fromkeys(models, tuple(args.g_range))
+    for option, (lo, hi) in [("--mass-range", args.mass_range)] + [
+        ("--g-range", r) for r in ranges.values()
+    ]:
         if not (0.0 < lo and np.isfinite(lo) and np.isfinite(hi)):
             raise ConfigError(f"{option} {lo:g} {hi:g}: both ends must be positive and finite")
         if not lo < hi:
             raise ConfigError(f"{option} {lo:g} {hi:g}: the first value must be the smaller")
-    masses = np.geomspace(m_lo, m_hi, args.n_mass)
-    return charges, masses * c.MEV_PER_GEV, np.geomspace(g_lo, g_hi, args.n_g)
+    masses = np.geomspace(*args.mass_range, args.n_mass) * c.MEV_PER_GEV
+    return models, masses, {n: np.geomspace(*r, args.n_g) for n, r in ranges.items()}
 
 
 def _g2(charges, masses_gev):
@@ -231,7 +335,7 @@ def _print(title, model, data, res, s, out_path) -> None:
     m, g = res.masses_gev, res.couplings
     per_row = ""
     if s["rows_computed"]:
-        per_row = f" ({s['wall_time_s'] / s['rows_computed']:.2f} s per row)"
+        per_row = f" ({s['wall_time_s'] / s['rows_computed_all_models']:.2f} s per row)"
     rows = [
         [
             "grid",
@@ -261,7 +365,16 @@ def _print(title, model, data, res, s, out_path) -> None:
             f"{s['unconverged_near_boundary']} of {s['points_near_boundary']} (Δχ² < 12.4)",
         ],
         ["rows", f"{s['rows_computed']} computed, {s['rows_resumed']} resumed from {out_path}"],
-        ["wall time", f"{s['wall_time_s']:.1f} s{per_row}"],
+        [
+            "chunks",
+            f"{s['tasks']['computed']} of {s['tasks']['total']} computed on {s['executor']}"
+            + (f" ({s['models_in_run']} models per chunk)" if s["models_in_run"] > 1 else ""),
+        ],
+        [
+            "wall time",
+            f"{s['wall_time_s']:.1f} s{per_row}"
+            + (" for all models" if s["models_in_run"] > 1 else ""),
+        ],
     ]
     width = max(len(k) for k, _ in rows)
     print("\n".join(f"{k:<{width}}  {v}" for k, v in rows))
@@ -288,106 +401,134 @@ def _print(title, model, data, res, s, out_path) -> None:
         info("warning: some masses are allowed at the largest coupling; extend --g-range")
 
 
+def _check_existing(out_path, model, data, masses_mev, couplings) -> int:
+    """Fail on an output file of another scan before the experiments are built; returns
+    its rows done."""
+    from ..errors import ConfigError
+    from ..scan import load_scan
+
+    if not out_path.exists():
+        return 0
+    old = load_scan(out_path)
+    same = old.masses_mev.shape == masses_mev.shape and old.couplings.shape == couplings.shape
+    same = same and np.allclose(old.masses_mev, masses_mev, rtol=1e-12, atol=0)
+    same = same and np.allclose(old.couplings, couplings, rtol=1e-12, atol=0)
+    same = same and old.metadata.get("model") == model
+    same = same and old.metadata.get("data") == data
+    if not same:
+        raise ConfigError(
+            f"--out {out_path} holds a different scan (model {old.metadata.get('model')}, "
+            f"data {old.metadata.get('data')}, {old.masses_mev.size} x {old.couplings.size} "
+            "grid or other ranges). Choose another --out or delete the file to start afresh"
+        )
+    info(f"resuming {out_path}: {int(old.done.sum())}/{old.done.size} rows done")
+    return int(old.done.sum())
+
+
 def run(args) -> int:
     """Run ``cevns-jax scan`` on parsed arguments; returns the exit code."""
-    from ..errors import ConfigError
-
-    charges, masses_mev, couplings = _validate(args)
-    out_path = check_output(args.out or default_out(args.model, args.data), "--out")
-    csv_path = check_output(args.csv, "--csv")
-    json_path = check_output(args.json, "--json")
-    plot_path = check_output(args.plot, "--plot", figure=True)
+    models, masses_mev, couplings = _validate(args)
+    names = list(models)
+    executor = _executor(args)
+    out_paths = _paths(args.out or default_out("{model}", args.data), names, "--out")
+    csv_paths = _paths(args.csv, names, "--csv")
+    json_paths = _paths(args.json, names, "--json")
+    plot_paths = _paths(args.plot, names, "--plot", figure=True)
 
     from ..provenance import provenance
-    from ..scan import DELTA_CHI2_2D, load_scan, scan_grid
+    from ..scan import DELTA_CHI2_2D, load_scan, scan_models
     from .bounds import build_data_experiments, data_files
 
     files = data_files([args.data])
     config = {
         "command": "scan",
         "model": args.model,
+        "models": names,
         "data": args.data,
         "mass_range_gev": list(args.mass_range),
         "n_mass": args.n_mass,
-        "g_range": [float(couplings[0]), float(couplings[-1])],
+        "g_range": {n: [float(g[0]), float(g[-1])] for n, g in couplings.items()},
         "n_g": args.n_g,
-        "out": str(out_path),
+        "out": {n: str(p) for n, p in out_paths.items()},
+        "executor": executor.description,
+        "chunk": [args.chunk_masses, args.chunk_couplings],
         "delta_chi2_threshold": DELTA_CHI2_2D,
     }
-    n_before = 0
-    if out_path.exists():  # fail on a mismatching file before building the experiments
-        old = load_scan(out_path)
-        same = old.masses_mev.shape == masses_mev.shape and old.couplings.shape == couplings.shape
-        same = same and np.allclose(old.masses_mev, masses_mev, rtol=1e-12, atol=0)
-        same = same and np.allclose(old.couplings, couplings, rtol=1e-12, atol=0)
-        same = same and old.metadata.get("model") == args.model
-        same = same and old.metadata.get("data") == args.data
-        if not same:
-            raise ConfigError(
-                f"--out {out_path} holds a different scan (model {old.metadata.get('model')}, "
-                f"data {old.metadata.get('data')}, {old.masses_mev.size} x {old.couplings.size} "
-                "grid or other ranges). Choose another --out or delete the file to start afresh"
-            )
-        n_before = int(old.done.sum())
-        info(f"resuming {out_path}: {n_before}/{old.done.size} rows done")
+    for n in names:
+        _check_existing(out_paths[n], n, args.data, masses_mev, couplings[n])
     from ..registry import build_likelihood
 
     experiments = build_data_experiments([args.data], args.data_dir)
     lik = build_likelihood(args.data, experiments=experiments)
     prov = provenance(config, files, args.data_dir)
+    info(f"running the chunks on {executor.description}")
     start = time.perf_counter()
     try:
-        res = scan_grid(
-            charges,
-            lik,
-            masses_mev,
-            couplings,
-            out_path=out_path,
-            progress=not args.no_progress,
-            model=args.model,
-            provenance=prov,
-        )
+        with executor:
+            scan = scan_models(
+                models,
+                lik,
+                masses_mev,
+                couplings,
+                out_paths,
+                executor=executor,
+                chunk_masses=args.chunk_masses,
+                chunk_couplings=args.chunk_couplings,
+                progress=not args.no_progress,
+                provenance=prov,
+            )
     except KeyboardInterrupt:
-        done = int(load_scan(out_path).done.sum()) if out_path.exists() else 0
-        info(
-            f"interrupted: {done}/{masses_mev.size} rows saved in {out_path}; rerun the same "
-            "command to resume"
-        )
+        for n, path in out_paths.items():
+            done = int(load_scan(path).done.sum()) if path.exists() else 0
+            info(f"interrupted: {n}: {done}/{masses_mev.size} rows saved in {path}")
+        info("the finished chunks are on disk; rerun the same command to resume")
         return 130
     wall = time.perf_counter() - start
-    info(f"grid saved in {out_path}")
-    summary = _summary(res, wall, int(res.done.sum()) - n_before)
     from ..registry import data_set
 
     title = " + ".join(e.title for e in data_set(args.data))
-    _print(title, args.model, args.data, res, summary, out_path)
-
-    if csv_path is not None:
-        res.to_csv(csv_path)
-        info(f"wrote {csv_path}")
-    if json_path is not None:
-        edge = res.connected_edge()
-        write_json(
-            json_path,
-            {
-                "model": args.model,
-                "data": args.data,
-                "summary": summary,
-                "grid_file": str(out_path),
-                "masses_gev": res.masses_gev,
-                "couplings": res.couplings,
-                "connected_edge_g": [None if not np.isfinite(e) else float(e) for e in edge],
-                "charges": res.metadata["charges"],
-                "provenance": prov,
+    n_rows_all = sum(int(r.done.sum()) - scan.rows_before[n] for n, r in scan.results.items())
+    for n in names:
+        res, out_path = scan.results[n], out_paths[n]
+        info(f"grid saved in {out_path}")
+        summary = _summary(res, wall, int(res.done.sum()) - scan.rows_before[n])
+        summary.update(
+            models_in_run=len(names),
+            rows_computed_all_models=n_rows_all,
+            executor=executor.description,
+            tasks={
+                "total": scan.n_tasks,
+                "computed": len(scan.reports),
+                "resumed": scan.n_resumed,
             },
         )
-    if plot_path is not None:
-        _plot(plot_path, args, charges, res, summary, title)
-        wrote_figure(plot_path)
+        _print(title, n, args.data, res, summary, out_path)
+        if csv_paths is not None:
+            res.to_csv(csv_paths[n])
+            info(f"wrote {csv_paths[n]}")
+        if json_paths is not None:
+            edge = res.connected_edge()
+            write_json(
+                json_paths[n],
+                {
+                    "model": n,
+                    "data": args.data,
+                    "summary": summary,
+                    "grid_file": str(out_path),
+                    "masses_gev": res.masses_gev,
+                    "couplings": res.couplings,
+                    "connected_edge_g": [None if not np.isfinite(e) else float(e) for e in edge],
+                    "charges": res.metadata["charges"],
+                    "provenance": prov,
+                },
+            )
+        if plot_paths is not None:
+            _plot(plot_paths[n], n, models[n], res, summary, title)
+            wrote_figure(plot_paths[n])
     return 0
 
 
-def _plot(path, args, charges, res, summary, title) -> None:
+def _plot(path, model, charges, res, summary, title) -> None:
     from .. import plotting
     from ..charges import MODELS
     from ..scan import DELTA_CHI2_2D
@@ -403,10 +544,10 @@ def _plot(path, args, charges, res, summary, title) -> None:
             f"best fit (M = {best[0]:.3g} GeV, g = {best[1]:.2g}; "
             f"$\\Delta\\chi^2$ of $g \\to 0$: {d0:.2f})"
         )
-    scalar = MODELS[args.model].kind == "scalar"
+    scalar = MODELS[model].kind == "scalar"
     plotting.plot_scan(
         path,
-        title=f"{plotting.model_label(args.model)} mediator — {title}: 2σ exclusion",
+        title=f"{plotting.model_label(model)} mediator — {title}: 2σ exclusion",
         masses_gev=res.masses_gev,
         couplings=res.couplings,
         delta_chi2=res.delta_chi2(),
