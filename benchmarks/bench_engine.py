@@ -11,9 +11,10 @@ Tasks (model B-L, grid M log-uniform in 1 MeV-10 GeV × g log-uniform in 1e-6-1)
     and fraction of finite χ²;
 (b) points/s against the block size: block_rows 8, 16, 32, 64, 128 × block_couplings 32
     on csi (each block shape a new compilation, reported apart);
-(c) ``cevns-jax table --json`` in a subprocess: wall time and the JSON's ``elapsed_s``;
+(c) ``cevns-jax table --json`` in a subprocess: wall time and the JSON's ``elapsed_s``,
+    cold (empty compilation cache) and warm (run again with the cache the first run filled);
 (d) ``cevns-jax scan --model B-L --data csi+lar`` (default 100 × 100 grid) in a
-    subprocess: wall time;
+    subprocess: wall time, cold and warm;
 (e) the NumPy/SciPy + iminuit reference (``tests/oracles/numpy_likelihood.py``: reference
     spectrum + Migrad) on 20 points of the grid: time per point against the per-point
     time of (a), and its χ² against ours;
@@ -42,6 +43,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -186,8 +188,8 @@ def bench_blocks(lik, charges, masses, gs, cfg, reference) -> list[dict]:
 
 
 # --- (c), (d): the CLI ---------------------------------------------------------------------------
-def _cli(argv, data_dir, cwd) -> dict:
-    env = dict(os.environ)
+def _cli(argv, data_dir, cwd, cache=None) -> dict:
+    env = dict(os.environ, CEVNS_JAX_COMPILE_CACHE=str(cache) if cache else "off")
     if data_dir:
         env["CEVNS_JAX_DATA"] = os.path.abspath(data_dir)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -207,7 +209,8 @@ def bench_table(data_dir, cfg) -> dict:
     if not cfg["cli"]:
         return {"skipped": "--quick"}
     with tempfile.TemporaryDirectory() as tmp:
-        out = _cli(["table", "--json", "table.json"], data_dir, tmp)
+        cache = Path(tmp) / "compile-cache"
+        out = _cli(["table", "--json", "table.json"], data_dir, tmp, cache)
         path = Path(tmp) / "table.json"
         if path.exists():
             table = json.loads(path.read_text(encoding="utf-8"))
@@ -215,6 +218,7 @@ def bench_table(data_dir, cfg) -> dict:
             out.update(elapsed_s=table.get("elapsed_s"), rows=len(rows),
                        all_converged=sum(bool(r.get("all_converged")) for r in rows),
                        converged=sum(bool(r.get("converged")) for r in rows))  # fmt: skip
+        out["warm"] = _cli(["table", "--json", "table.json"], data_dir, tmp, cache)
     return out
 
 
@@ -225,7 +229,8 @@ def bench_scan(data_dir, cfg) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         argv = ["scan", "--model", MODEL, "--data", "csi+lar", "--csv", "scan.csv",
                 "--out", "scan.npz", "--no-progress"]  # fmt: skip
-        out = _cli(argv, data_dir, tmp)
+        cache = Path(tmp) / "compile-cache"
+        out = _cli(argv, data_dir, tmp, cache)
         path = Path(tmp) / "scan.npz"
         if path.exists():
             with np.load(path) as f:
@@ -234,6 +239,10 @@ def bench_scan(data_dir, cfg) -> dict:
                        converged_fraction=float(np.mean(conv)),
                        finite_fraction=float(np.mean(np.isfinite(chi2))))  # fmt: skip
             out["per_point_s"] = tuple(t / chi2.size for t in out["wall_s"])
+        # the same scan again from scratch, with the compilation cache the first run filled
+        shutil.rmtree(Path(tmp) / "scan.npz.chunks", ignore_errors=True)
+        path.unlink(missing_ok=True)
+        out["warm"] = _cli(argv, data_dir, tmp, cache)
     return out
 
 
@@ -443,7 +452,9 @@ def report(env, res, cfg) -> None:
         if "skipped" in r:
             print(f"\n{what}: skipped ({r['skipped']})")
             continue
-        line = f"\n{what}: {' '.join(r['command'])}: rc {r['returncode']}, {_wc(*r['wall_s'])}"
+        warm = _wc(*r["warm"]["wall_s"])
+        line = (f"\n{what}: {' '.join(r['command'])}: rc {r['returncode']}, cold "
+                f"{_wc(*r['wall_s'])}, warm (compilation cache) {warm}")  # fmt: skip
         if key == "table" and "rows" in r:
             line += (f"; elapsed_s {_fmt(r['elapsed_s'])}; {r['rows']} rows "
                      f"({r['converged']} converged, {r['all_converged']} all profiles "

@@ -76,6 +76,20 @@ def configure_jax(compile_cache: str | os.PathLike | None, single_thread: bool =
         jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 
+def use_compile_cache() -> Path | None:
+    """Turn on JAX's persistent compilation cache for this process, as the CLI does.
+
+    ``$CEVNS_JAX_COMPILE_CACHE`` names the directory (``off``: no cache); by default
+    :func:`default_compile_cache`. Returns the directory (None when off).
+    """
+    choice = os.environ.get("CEVNS_JAX_COMPILE_CACHE", "")
+    if choice.lower() == "off":
+        return None
+    path = Path(choice) if choice else default_compile_cache()
+    configure_jax(path)
+    return path
+
+
 def _cores() -> int:
     """CPU cores this process may use (its affinity mask, e.g. a SLURM allocation)."""
     try:

@@ -7,6 +7,9 @@ import jax
 import pytest
 
 jax.config.update("jax_enable_x64", True)
+# the CLI's persistent compilation cache stays off in tests (no writes to the user cache;
+# tests/test_cli.py checks the cache on its own directory)
+os.environ.setdefault("CEVNS_JAX_COMPILE_CACHE", "off")
 
 _SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "coherent"
 

@@ -250,3 +250,23 @@ def test_version(capsys):
             ["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=cevns_jax.__path__[0]
         ).stdout.strip()
         assert commit == head
+
+
+def test_compile_cache_is_configurable(tmp_path, monkeypatch):
+    """The CLI's persistent compilation cache: ``$CEVNS_JAX_COMPILE_CACHE`` names its
+    directory (created), ``off`` leaves JAX's setting alone."""
+    import jax
+
+    from cevns_jax.executors import use_compile_cache
+
+    before = jax.config.jax_compilation_cache_dir
+    monkeypatch.setenv("CEVNS_JAX_COMPILE_CACHE", "off")
+    assert use_compile_cache() is None
+    assert jax.config.jax_compilation_cache_dir == before
+    target = tmp_path / "cache"
+    monkeypatch.setenv("CEVNS_JAX_COMPILE_CACHE", str(target))
+    try:
+        assert use_compile_cache() == target
+        assert target.is_dir() and jax.config.jax_compilation_cache_dir == str(target)
+    finally:
+        jax.config.update("jax_compilation_cache_dir", before)

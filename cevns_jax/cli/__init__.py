@@ -12,6 +12,7 @@ import sys
 from .. import __version__
 from .._x64 import check_backend, enable_x64
 from ..errors import CevnsJaxError
+from ..executors import use_compile_cache
 
 __all__ = ["main", "build_parser"]
 
@@ -25,6 +26,10 @@ Differentiable CEvNS predictions and likelihoods for the COHERENT CsI (2021) and
 Data: the release files are read from --data-dir, else from $CEVNS_JAX_DATA, else
 downloaded once from the official sources (Zenodo, arXiv) into a cache and verified
 by sha256.
+
+Compiled functions are kept in JAX's persistent compilation cache, so a second run
+starts in seconds: $CEVNS_JAX_COMPILE_CACHE (a directory, or "off"), else
+jax-compilation/ in the cevns_jax user cache ($CEVNS_JAX_CACHE).
 """
 
 
@@ -75,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         check_backend()
         enable_x64()
+        use_compile_cache()
         return int(args.func(args) or 0)
     except CevnsJaxError as err:
         print(f"cevns-jax {args.command}: error: {err}", file=sys.stderr)
