@@ -68,6 +68,7 @@ __all__ = [
     "predict_notes",
     "quenching_coeffs",
     "threshold_pe",
+    "veto_survival",
 ]
 
 CRYO_PE_EDGES = (
@@ -83,6 +84,8 @@ CSI2021_QF = np.array([
     [0.0495624, 5.09815, -137.858, 1085.2],
 ])  # fmt: skip
 _REFERENCE_DISTANCE_M = 19.3
+#: Above this PE the fine sub-bins are 4 × wider (the efficiency is 1 there).
+_COARSE_FROM_PE = 20.0
 
 
 class CryoBackgrounds(AbstractBackgrounds):
@@ -119,9 +122,26 @@ def _efficiency_coeffs(d: CryoDesign) -> Array:
     return jnp.stack([1.0, 1.0 / d.threshold_width_pe, threshold_pe(d), 0.0])
 
 
+def _segments(pe: np.ndarray, sub_width: float) -> list[tuple[np.ndarray, float]]:
+    """Analysis edges cut at the first edge >= :data:`_COARSE_FROM_PE`: (edges, sub-bin
+    width) below (``sub_width``, resolving the threshold) and above (4 × ``sub_width``,
+    where the efficiency is 1 and the Gamma widths are several PE)."""
+    k = int(np.searchsorted(pe, _COARSE_FROM_PE))
+    if k <= 0 or k >= pe.size - 1:
+        return [(pe, sub_width)]
+    return [(pe[: k + 1], sub_width), (pe[k:], 4.0 * sub_width)]
+
+
+def _fine_edges(pe: np.ndarray, sub_width: float) -> np.ndarray:
+    parts = [fine_edges(e, w) for e, w in _segments(pe, sub_width)]
+    return np.concatenate([parts[0]] + [p[1:] for p in parts[1:]])
+
+
 def _background_templates(d: CryoDesign, pe_edges: np.ndarray, sub_width: float):
-    """(brn, ss, noise), each (n_e, 1), efficiency applied, in the design's exposure."""
-    fine = fine_edges(pe_edges, sub_width)
+    """(brn, ss, noise) each (n_e, 1), efficiency applied, in the design's exposure, and
+    the accidental-veto survival fraction exp(−R(>threshold) × veto window) (applied to
+    them and to the CEvNS response by the caller)."""
+    fine = _fine_edges(pe_edges, sub_width)
     lo, hi = jnp.asarray(fine[:-1]), jnp.asarray(fine[1:])
     eff = csi_efficiency(0.5 * (lo + hi), _efficiency_coeffs(d))
     agg = jnp.asarray(aggregation_matrix(fine, pe_edges))
@@ -133,9 +153,18 @@ def _background_templates(d: CryoDesign, pe_edges: np.ndarray, sub_width: float)
         * (_REFERENCE_DISTANCE_M / d.distance_m) ** 2
     )  # fmt: skip
     lam = d.noise_scale_pe
-    noise_pe = lam * (jnp.exp(-lo / lam) - jnp.exp(-hi / lam))  # ∫ exp(−x/λ) dx per sub-bin
-    noise = d.noise_density * (d.mass_kg / d.noise_mass_kg) ** (2.0 / 3.0) * hours * noise_pe
-    return tuple((v * eff) @ agg for v in (brn, ss, noise))
+    shape = lam * (jnp.exp(-lo / lam) - jnp.exp(-hi / lam))  # ∫ exp(−x/λ) dx per sub-bin
+    rate = d.noise_rate_hz * (d.mass_kg / d.noise_mass_kg) ** (2.0 / 3.0) * shape  # Hz
+    survival = jnp.exp(-jnp.sum(rate * eff) * d.veto_window_us * 1e-6)
+    window_s = hours * 3600.0 * d.spill_rate_hz * (CRYO_T_EDGES[1] - CRYO_T_EDGES[0]) * 1e-6
+    noise = d.noise_mimic_fraction * window_s * rate
+    brn, ss, noise = ((v * eff) @ agg * survival for v in (brn, ss, noise))
+    return brn, ss, noise, survival
+
+
+def veto_survival(d: CryoDesign, pe_edges=CRYO_PE_EDGES, sub_width: float = 0.25) -> Array:
+    """() fraction of events not vetoed by an accidental noise pulse above threshold."""
+    return _background_templates(d, np.asarray(pe_edges), sub_width)[3]
 
 
 def build_cryo_experiment(
@@ -160,7 +189,8 @@ def build_cryo_experiment(
         form_factor, couplings, r_n_fm: as for CsI 2021 (Helm, radiative, 5.01/4.94 fm).
         pulse_mean_us, pulse_width_us: proton pulse on the detector time axis (μs).
         n_recoil: recoil-energy cells from 0 to the kinematic end point.
-        sub_width: fine PE sub-bin width of the response and backgrounds.
+        sub_width: fine PE sub-bin width of the response and backgrounds below 20 PE
+            (4 × wider above).
 
     Returns:
         :class:`~cevns_jax.experiment.Experiment` whose ``observed`` are the Asimov data.
@@ -187,12 +217,15 @@ def _build(design, name, pe_edges, target, form_factor, couplings, T, dT, pulse,
     te = np.asarray(CRYO_T_EDGES)
     eff = _efficiency_coeffs(design)
     gamma_b = design.photostat_factor * design.light_yield
+    brn, ss, noise, survival = _background_templates(design, pe, sub_width)
     response = jnp.stack([
-        csi_energy_response(T, pe, q, eff, design.light_yield, gamma_b, sub_width)
+        jnp.concatenate([
+            csi_energy_response(T, e, q, eff, design.light_yield, gamma_b, w)
+            for e, w in _segments(pe, sub_width)
+        ], axis=1)
         for q in quenching_coeffs(design)
-    ])  # fmt: skip
+    ]) * survival  # fmt: skip
     t_fine, t_weight = time_weights(te, 0.01, None)
-    brn, ss, noise = _background_templates(design, pe, sub_width)
     n_molecules = design.mass_kg * 1e3 / CSI_MOLAR_MASS_G * c.AVOGADRO
     exp = Experiment(
         name=name,

@@ -75,10 +75,16 @@ class CryoDesign(eqx.Module):
         brn_rate: beam-related neutrons, counts / (kg keVee GWh) at 19.3 m, flat in keVee,
             scaling as 1/L².
         background_scale: multiplies the steady-state and BRN rates (background level).
-        noise_density: threshold noise at 0 PE, counts / (PE beam-on hour) for
-            ``noise_mass_kg``; exponential in PE, scaling with (mass/noise_mass_kg)^(2/3).
+        noise_rate_hz: rate density of noise pulses (SiPM dark counts and their pile-up)
+            at 0 PE, Hz per PE, for ``noise_mass_kg``; exponential in PE, scaling with
+            (mass/noise_mass_kg)^(2/3) (photosensor area).
         noise_scale_pe: e-folding of the noise spectrum (PE).
         noise_mass_kg: reference mass of the noise rate (kg).
+        veto_window_us: an event is rejected if a noise pulse above threshold falls in
+            this window before it (accidental coincidence, like the CsI 2021 pretrace cut).
+        noise_mimic_fraction: fraction of noise pulses inside the analysis window that
+            pass the event cuts (the noise background).
+        spill_rate_hz: SNS pulse rate (one 6 μs analysis window per pulse).
     """
 
     mass_kg: Array = eqx.field(converter=float_array)
@@ -99,9 +105,12 @@ class CryoDesign(eqx.Module):
     ss_rate: Array = eqx.field(converter=float_array, default=1.96e-3)
     brn_rate: Array = eqx.field(converter=float_array, default=0.0288)
     background_scale: Array = eqx.field(converter=float_array, default=1.0)
-    noise_density: Array = eqx.field(converter=float_array, default=0.025)
+    noise_rate_hz: Array = eqx.field(converter=float_array, default=1.09e5)
     noise_scale_pe: Array = eqx.field(converter=float_array, default=0.8)
     noise_mass_kg: Array = eqx.field(converter=float_array, default=10.0)
+    veto_window_us: Array = eqx.field(converter=float_array, default=10.0)
+    noise_mimic_fraction: Array = eqx.field(converter=float_array, default=2e-7)
+    spill_rate_hz: Array = eqx.field(converter=float_array, default=60.0)
 
 
 def cryo_csi_1() -> CryoDesign:
@@ -112,8 +121,9 @@ def cryo_csi_1() -> CryoDesign:
 
 def cryo_csi_2() -> CryoDesign:
     """Cryo-CsI-II: 700 kg, 1.4 keVnr, 3 years at 2.8 MW (from 2030); flux known to 2 %
-    (5 years of the D₂O detector)."""
-    return CryoDesign(mass_kg=700.0, years=(0.0, 3.0), flux_norm_unc=0.02)
+    (5 years of the D₂O detector); read out in modules whose noise rate (and accidental
+    veto) is that of Cryo-CsI-I (``noise_mass_kg`` = 700)."""
+    return CryoDesign(mass_kg=700.0, years=(0.0, 3.0), flux_norm_unc=0.02, noise_mass_kg=700.0)
 
 
 def beam_hours(d: CryoDesign) -> Array:

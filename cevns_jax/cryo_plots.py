@@ -69,6 +69,8 @@ def plot_design(path, *, history, scans: Mapping, title: str):
             final design (the other parameters at their final values).
         title: figure title.
     """
+    from matplotlib.ticker import NullFormatter
+
     n = 1 + len(scans)
     fig, axes = _figure(n, size=(4.2 * n, 4.0))
     steps = [h["step"] for h in history]
@@ -85,6 +87,7 @@ def plot_design(path, *, history, scans: Mapping, title: str):
         ax.plot(path_x[0], fom[0], "s", color="#E15759", ms=8, label="initial", zorder=4)
         ax.plot(path_x[-1], fom[-1], "*", color="#F28E2B", ms=13, label="final", zorder=4)
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel(label)
         ax.legend(fontsize=7)
     fig.colorbar(sc, ax=axes[0, -1], label="step")

@@ -15,9 +15,11 @@ shape parameters). :func:`gradient_check` compares it with central finite differ
 Optimisation (:func:`optimise`, optax Adam) under a fixed exposure budget mass × years
 (kg·yr): the free parameters are the threshold (0.3-5 keVnr) and the mass (¼-4 × the
 initial mass; the years follow as budget/mass, the split between beam powers kept),
-both through bounded log-sigmoid maps. Light yield, background level and baseline have
-no cost in this model (more light, fewer backgrounds, a shorter baseline are always
-better), so their gradients are reported but they are not optimised.
+both through bounded log-sigmoid maps. The trade-offs: a lower threshold adds signal but
+raises the accidental-veto loss of every bin; at fixed mass × years the veto favours a
+light detector, the noise background (∝ mass^(2/3) × years) a heavy one. Light yield,
+background level and baseline have no cost in this model, so their gradients are
+reported but they are not optimised.
 """
 
 import equinox as eqx

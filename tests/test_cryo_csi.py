@@ -7,7 +7,7 @@ import pytest
 from scipy import integrate
 
 from cevns_jax import constants as c
-from cevns_jax.cryo_csi import CSI2021_QF, build_cryo_csi_1, build_cryo_experiment
+from cevns_jax.cryo_csi import CSI2021_QF, build_cryo_csi_1, build_cryo_experiment, veto_survival
 from cevns_jax.cryo_design import (
     BACKGROUND_SOURCES,
     CryoDesign,
@@ -127,7 +127,9 @@ def test_sm_counts_agree_with_exposure_flux_cross_section():
     from cevns_jax.mediator import standard_model
     from cevns_jax.rates import expected_counts
 
-    d = with_values(cryo_csi_1(), {"threshold_kevnr": 0.002, "threshold_width_pe": 0.01})
+    d = with_values(
+        cryo_csi_1(), {"threshold_kevnr": 0.002, "threshold_width_pe": 0.01, "veto_window_us": 0}
+    )
     # one wide bin: the response is then P(0 < PE < 250) = 1 for every recoil
     exp = build_cryo_experiment(
         d, form_factor=_Unit(), pe_edges=(0.0, 250.0), n_recoil=800, sub_width=5.0
@@ -144,9 +146,13 @@ def test_sm_counts_per_year_pinned(exp1, capsys):
     from cevns_jax.rates import expected_counts
 
     sm = float(jnp.sum(expected_counts(exp1, standard_model())))
-    assert sm == pytest.approx(2766.80, rel=1e-5)
+    assert sm == pytest.approx(2489.772, rel=1e-5)
     bkg = {k: float(jnp.sum(v)) for k, v in exp1.backgrounds.templates(exp1).items()}
-    assert bkg == pytest.approx({"brn": 60.61, "ss": 2062.45, "noise": 36.30}, rel=1e-4)
+    assert bkg == pytest.approx({"brn": 54.542, "ss": 1855.943, "noise": 36.912}, rel=1e-4)
+    # the accidental veto: 10 % at the nominal threshold, growing as it falls
+    survival = [float(veto_survival(with_values(cryo_csi_1(), {"threshold_kevnr": t})))
+                for t in (0.5, 1.4, 2.0)]  # fmt: skip
+    assert survival == pytest.approx([0.67944, 0.89987, 0.96869], abs=2e-5)
     assert main(["predict", "-e", "cryo-csi-1"]) == 0
     out = capsys.readouterr().out
     assert f"SM CEvNS per year: {sm / 3:,.1f}" in out and "Asimov" in out

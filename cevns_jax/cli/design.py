@@ -28,7 +28,7 @@ mass at a fixed exposure budget mass x years (the years follow as budget/mass).
 _EPILOG = """\
 examples:
   cevns-jax design --detector cryo-csi-1 --steps 25 --json d.json --plot d.png
-  cevns-jax design --detector cryo-csi-2 --set noise_density=0.05 --steps 10
+  cevns-jax design --detector cryo-csi-2 --set noise_rate_hz=1e5 --steps 10
 """
 
 

@@ -35,7 +35,8 @@ low mass (on g) and high mass (on g/M in GeV^-1), and the expected exclusion edg
 --plot FILE draws the (M, g) plane with today's observed CsI+LAr 2 sigma exclusion, the
 expected Cryo-CsI-I and Cryo-CsI-II exclusions and the 2 sigma (g-2)_mu band; for models
 coupling to muons the fraction of the band between 1 and 300 MeV that Cryo-CsI-II
-excludes is printed, written and shown.
+excludes is printed, written and shown. --set changes the design of --detector only (the
+other detector of the figure keeps its defaults).
 """
 
 _EPILOG = """\
@@ -161,7 +162,10 @@ def run(args) -> int:
         }
         config = {"command": "project", "detector": args.detector, "model": args.model,
                   "set": values, "masses": args.masses}  # fmt: skip
-        payload["provenance"] = provenance(config, (), args.data_dir)
+        from ..registry import data_set
+
+        read = sum((e.data_files for e in data_set("csi+lar")), ()) if plot_path else ()
+        payload["provenance"] = provenance(config, read, args.data_dir)
         write_json(json_path, payload)
     if plot_path is not None:
         _plot(plot_path, args, masses, curves, fraction, couples_mu)
