@@ -8,6 +8,7 @@ expected 2σ bound at mass M is where the profiled Δχ²(g) = χ²(g) − χ²(
 
 * :func:`expected_bounds`: the low- and high-mass regime values of one model
   (:func:`cevns_jax.bounds.regime_bounds`: g at low mass, g/M in GeV⁻¹ at high mass);
+  :func:`expected_bounds_table`: of every registered model at once;
 * :func:`exclusion_curve`: the 2σ upper edge g(M) on a mass grid (the excluded region is
   above it; ``g_outer`` differs where an allowed island exists);
 * :func:`g2_band_excluded_fraction`: the fraction of the 2σ (g−2)_μ band (:func:`g2_band`),
@@ -28,6 +29,7 @@ __all__ = [
     "asimov_likelihood",
     "exclusion_curve",
     "expected_bounds",
+    "expected_bounds_table",
     "g2_band_excluded_fraction",
 ]
 
@@ -55,13 +57,26 @@ def asimov_likelihood(detector: str, values: dict | None = None, **options):
 
 def expected_bounds(lik, model: str) -> list[dict]:
     """Expected 2σ bounds of ``model`` in both regimes: ``[{"regime", "value",
-    "value_outer", "mass_gev", "convergence", "all_converged"}, ...]``."""
-    ch = get_model(model)
-    out = []
-    results = regime_bounds(lik, [ch, ch], ["low", "high"])
-    for regime, res in zip(("low", "high"), results, strict=True):
-        keep = ("value", "value_outer", "island", "mass_gev", "convergence", "all_converged")
-        out.append({"regime": regime, **{k: res[k] for k in keep}})
+    "value_outer", "island", "mass_gev", "convergence", "all_converged"}, ...]``."""
+    return expected_bounds_table(lik, [model])[model]
+
+
+def expected_bounds_table(lik, models=None) -> dict[str, list[dict]]:
+    """:func:`expected_bounds` of many models (default: every registered one), all curves
+    refined together in batched engine calls."""
+    from .charges import model_names
+
+    models = list(model_names() if models is None else models)
+    charges = [get_model(m) for m in models for _ in range(2)]
+    results = regime_bounds(lik, charges, ["low", "high"] * len(models))
+    keep = ("value", "value_outer", "island", "mass_gev", "convergence", "all_converged")
+    out = {}
+    for i, m in enumerate(models):
+        pair = results[2 * i : 2 * i + 2]
+        out[m] = [
+            {"regime": r, **{k: res[k] for k in keep}}
+            for r, res in zip(("low", "high"), pair, strict=True)
+        ]
     return out
 
 
