@@ -58,6 +58,8 @@ class ExperimentEntry:
         settings: ``() -> default settings`` of that likelihood.
         data_files: registry names of the release files the builder reads.
         published: COHERENT's published numbers, or ``None``.
+        notes: ``(experiment, sm_cevns_total) -> lines`` that ``cevns-jax predict`` prints
+            under its table (a future detector's run plan and counts per year), or ``None``.
     """
 
     name: str
@@ -69,6 +71,7 @@ class ExperimentEntry:
     settings: Callable
     data_files: tuple[str, ...]
     published: CoherentResult | None = None
+    notes: Callable | None = None
 
 
 _CSI_FILES = (
@@ -102,6 +105,21 @@ EXPERIMENTS: dict[str, ExperimentEntry] = {
             settings=_lazy(".likelihood_lar:LArSettings"),
             data_files=tuple(f"lar2020/{f}" for f in _LAR_FILES),
             published=COHERENT["lar2020"],
+        ),
+        # future detectors (docs/cryo_csi.md): no release files, Asimov data
+        ExperimentEntry(
+            name="cryo-csi-1", key="cryo1", title="Cryo-CsI-I (10 kg, projected)",
+            short_title="Cryo-CsI-I", builder=_lazy(".cryo_csi:build_cryo_csi_1"),
+            likelihood=_lazy(".likelihood_cryo:CryoLikelihood"),
+            settings=_lazy(".likelihood_cryo:CryoSettings"),
+            data_files=(), notes=_lazy(".cryo_csi:predict_notes"),
+        ),
+        ExperimentEntry(
+            name="cryo-csi-2", key="cryo2", title="Cryo-CsI-II (700 kg, projected)",
+            short_title="Cryo-CsI-II", builder=_lazy(".cryo_csi:build_cryo_csi_2"),
+            likelihood=_lazy(".likelihood_cryo:CryoLikelihood"),
+            settings=_lazy(".likelihood_cryo:CryoSettings"),
+            data_files=(), notes=_lazy(".cryo_csi:predict_notes"),
         ),
     )
 }  # fmt: skip

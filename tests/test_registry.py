@@ -35,7 +35,7 @@ from cevns_jax.stats import poisson_chi2
 
 
 def test_entries():
-    assert list(EXPERIMENTS) == ["csi2021", "lar2020"]
+    assert list(EXPERIMENTS) == ["csi2021", "lar2020", "cryo-csi-1", "cryo-csi-2"]
     csi, lar = EXPERIMENTS["csi2021"], EXPERIMENTS["lar2020"]
     assert (csi.name, csi.key, csi.short_title) == ("csi2021", "csi", "CsI")
     assert (lar.name, lar.key, lar.short_title) == ("lar2020", "lar", "Ar")

@@ -12,7 +12,6 @@ import argparse
 
 import numpy as np
 
-from ..published import COHERENT
 from ..registry import entry
 from ._common import (
     add_data_dir,
@@ -194,7 +193,7 @@ def _fmt(x: float) -> str:
     return f"{x:,.2f}"
 
 
-def _print_table(title, exp, sm, model, model_counts, backgrounds, released) -> None:
+def _print_table(spec, exp, sm, model, model_counts, backgrounds, released) -> None:
     from ..flux import SOURCES
 
     cols = [sm] if model is None else [sm, model_counts]
@@ -214,13 +213,16 @@ def _print_table(title, exp, sm, model, model_counts, backgrounds, released) -> 
     rows.append(["total expected"] + [_fmt(c.sum() + bkg_total) for c in cols])
     rows.append(["observed"] + [f"{exp.observed.sum():,.0f}"] * len(cols))
     e, t = np.asarray(exp.e_edges), np.asarray(exp.t_edges)
-    print(f"{title}: expected counts in the analysis region, after all efficiencies")
+    print(f"{spec.title}: expected counts in the analysis region, after all efficiencies")
     print(
         f"({len(e) - 1} energy bins {e[0]:g}-{e[-1]:g} {exp.e_unit} x {len(t) - 1} time "
         f"bins {t[0]:g}-{t[-1]:g} us)\n"
     )
     print(format_table(headers, rows))
-    print(f"\nCOHERENT SM CEvNS prediction: {COHERENT[exp.name].sm_text}")
+    if spec.published is not None:
+        print(f"\nCOHERENT SM CEvNS prediction: {spec.published.sm_text}")
+    if spec.notes is not None:
+        print("\n" + "\n".join(spec.notes(exp, float(sm.sum()))))
     if released is not None:
         print(f"COHERENT released CEvNS template (F90-integrated): {released.sum():.2f}")
 
@@ -368,7 +370,7 @@ def run(args) -> int:
         f"--model {args.model} --mass {args.mass} --coupling {args.coupling}",
     )
 
-    _print_table(spec.title, exp, sm, model, model_counts, backgrounds, released)
+    _print_table(spec, exp, sm, model, model_counts, backgrounds, released)
     if compare is not None:
         _print_compare(float(sm.sum()), compare, results)
 
@@ -389,7 +391,7 @@ def run(args) -> int:
             "model": {"name": "SM", "kind": "standard model"}
             if model is None
             else _model_info(*model[:3]),
-            "published_sm_prediction": COHERENT[exp.name].sm_text,
+            "published_sm_prediction": None if spec.published is None else spec.published.sm_text,
             "counts_2d": {
                 "description": "expected counts per (energy, time) bin, after efficiencies",
                 "cevns_by_flavour": dict(zip(_by_source(main_counts), main_counts, strict=True)),
