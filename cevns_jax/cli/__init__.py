@@ -16,7 +16,7 @@ from ..errors import CevnsJaxError
 __all__ = ["main", "build_parser"]
 
 #: Subcommand modules, in the order ``--help`` lists them.
-SUBCOMMANDS = ("predict", "fit", "bounds", "table", "scan", "models")
+SUBCOMMANDS = ("predict", "fit", "bounds", "table", "scan", "toys", "sample", "models")
 
 _DESCRIPTION = """\
 Differentiable CEvNS predictions and likelihoods for the COHERENT CsI (2021) and LAr
