@@ -76,7 +76,8 @@ def plot_credible_vs_profile(
     title: str,
 ) -> "Figure":
     """The posterior's highest-density credible region against the profile-likelihood
-    contour, in (log10 M, log10 g).
+    contour, in (log10 M, log10 g). The region is the smallest set of cells of a smoothed
+    2D histogram of the draws holding ``level`` of them.
 
     Args:
         path: output file.
@@ -89,7 +90,12 @@ def plot_credible_vs_profile(
     """
     fig, axes = _figure(1, size=(6.4, 5.0))
     ax = axes[0, 0]
-    hist, xe, ye = np.histogram2d(log10_mass_mev, log10_g, bins=40, density=True)
+    from scipy.ndimage import gaussian_filter
+
+    # histogram smoothed over ~one bin, bins scaled to the number of draws
+    n_bins = int(np.clip(np.sqrt(np.size(log10_g) / 10.0), 8, 40))
+    hist, xe, ye = np.histogram2d(log10_mass_mev, log10_g, bins=n_bins, density=True)
+    hist = gaussian_filter(hist, 1.0)
     flat = np.sort(hist.ravel())[::-1]
     cum = np.cumsum(flat) / flat.sum()
     cut = flat[min(np.searchsorted(cum, level), flat.size - 1)]
