@@ -61,6 +61,7 @@ class ToyStudy:
     fc_critical: np.ndarray
     fc_t_observed: np.ndarray
     fc_upper_bound: float | None
+    fc_connected_bound: float | None
     fc_toys: int
     templates: bool
 
@@ -98,6 +99,7 @@ class ToyStudy:
             "wilks_outer_bound": self.wilks_outer,
             "island": self.island,
             "fc_upper_bound": self.fc_upper_bound,
+            "fc_connected_bound": self.fc_connected_bound,
             "fc_toys_per_coupling": self.fc_toys,
             "fc_couplings": self.fc_couplings.tolist(),
             "fc_critical_values": self.fc_critical.tolist(),
@@ -121,9 +123,14 @@ def search_grid(bound, n_points: int) -> np.ndarray:
     interference island's minimum is then always on the grid)."""
     lg, d = bound.log10_g, bound.chi2 - bound.chi2_min
     top = 1.3 * 10.0 ** lg[d < 25.0].max()
+    return np.unique(np.concatenate([np.sqrt(np.linspace(0.0, top**2, n_points)), _minima(bound)]))
+
+
+def _minima(bound) -> np.ndarray:
+    """Couplings of the observed curve's interior local minima with Δχ² < 9."""
+    lg, d = bound.log10_g, bound.chi2 - bound.chi2_min
     interior = (d[1:-1] <= d[:-2]) & (d[1:-1] <= d[2:]) & (d[1:-1] < 9.0)
-    minima = 10.0 ** lg[1:-1][interior]
-    return np.unique(np.concatenate([np.sqrt(np.linspace(0.0, top**2, n_points)), minima]))
+    return 10.0 ** lg[1:-1][interior]
 
 
 def _run(parts, coeffs, grid, g, n, batch, key, templates, n_refine, bar=None):
@@ -149,13 +156,21 @@ def _run(parts, coeffs, grid, g, n, batch, key, templates, n_refine, bar=None):
     return cat, times
 
 
-def _fc_bound(gs, t_obs, crit) -> float | None:
-    """Largest accepted coupling (t_obs <= crit), interpolated in log g to the next grid
-    point; None if the top of the grid is accepted or nothing is."""
+def _fc_bound(gs, t_obs, crit, outer: bool = True) -> float | None:
+    """Upper edge of the accepted couplings (t_obs <= crit): of the outermost accepted one
+    (``outer``) or of the first accepted run, interpolated in log g to the next grid point;
+    None if that edge is the top of the grid or nothing is accepted."""
     ok = t_obs <= crit
-    if ok[-1] or not ok.any():
+    if not ok.any():
         return None
-    k = int(np.nonzero(ok)[0][-1])
+    first = int(np.argmax(ok))
+    ends = np.nonzero(ok[:-1] & ~ok[1:])[0]
+    ends = ends[ends >= first]
+    if ends.size == 0:
+        return None
+    k = int(ends[-1] if outer else ends[0])
+    if outer and ok[-1]:
+        return None
     d0, d1 = t_obs[k] - crit[k], t_obs[k + 1] - crit[k + 1]
     lg0, lg1 = np.log10(gs[k]), np.log10(gs[k + 1])
     return float(10.0 ** (lg0 - d0 * (lg1 - lg0) / (d1 - d0)))
@@ -188,7 +203,7 @@ def toy_study(
         seed: random seed; batch: toys per compiled call (the last batch is padded).
         grid_points, n_refine: best-fit search (:func:`search_grid`, parabolic steps).
         fc_points: couplings of the FC grid, log-spaced from half the Wilks bound to 1.25 ×
-            the outermost Wilks bound.
+            the outermost Wilks bound; the observed local minima inside are added.
         templates: fluctuate side-sample templates too (:func:`cevns_jax.toys.toy_spec`;
             default ``False``: the observed goodness of fit rejects those toys for CsI, see
             docs/coverage.md).
@@ -209,6 +224,10 @@ def toy_study(
     g_true = bound.g_connected if coupling is None else float(coupling)
     key = jax.random.key(seed)
     fc_gs = np.geomspace(0.5 * bound.g_connected, 1.25 * bound.g_outer, fc_points)
+    # an island's minimum is always tested (a coarse grid can step over the island)
+    inside = _minima(bound)
+    fc_gs = np.unique(np.concatenate([fc_gs, inside[(inside > fc_gs[0]) & (inside < fc_gs[-1])]]))
+    fc_points = fc_gs.size
 
     from tqdm.auto import tqdm
 
@@ -242,6 +261,7 @@ def toy_study(
         compile_s=float(times[0] - np.mean(steady)) if len(times) > 1 else float("nan"),
         wilks_bound=bound.g_connected, wilks_outer=bound.g_outer, island=bound.island,
         g_grid=grid, fc_couplings=fc_gs, fc_critical=crit, fc_t_observed=t_obs,
-        fc_upper_bound=_fc_bound(fc_gs, t_obs, crit) if fc_toys else None, fc_toys=fc_toys,
-        templates=templates,
+        fc_upper_bound=_fc_bound(fc_gs, t_obs, crit) if fc_toys else None,
+        fc_connected_bound=_fc_bound(fc_gs, t_obs, crit, outer=False) if fc_toys else None,
+        fc_toys=fc_toys, templates=templates,
     )  # fmt: skip

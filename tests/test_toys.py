@@ -135,3 +135,36 @@ def test_csi_bl_coverage_acceptance(csi_lik):
     assert 0.90 <= s["coverage_wilks"] <= 0.99
     assert s["converged_fraction"] > 0.98
     assert s["gof_p_value"] > 0.05
+
+
+def test_fc_bound_reads_connected_and_outer_edges():
+    from cevns_jax.coverage import _fc_bound
+
+    gs = np.array([1.0, 2.0, 4.0, 8.0, 16.0])
+    crit = np.full(5, 4.0)
+    t_obs = np.array([0.0, 2.0, 6.0, 1.0, 8.0])  # accepted: 1, 2 and an island at 8
+    np.testing.assert_allclose(_fc_bound(gs, t_obs, crit, outer=False), 2.0 * 2.0**0.5)
+    np.testing.assert_allclose(_fc_bound(gs, t_obs, crit), 8.0 * 2.0 ** (3.0 / 7.0))
+    assert _fc_bound(gs, np.zeros(5), crit) is None  # the top of the grid is accepted
+    assert _fc_bound(gs, np.full(5, 9.0), crit) is None
+
+
+@pytest.mark.slow  # compiles the engine and the toy fitter: minutes on two shared cores
+def test_cli_toys_writes_the_summary(tmp_path, data_dir, capsys):
+    import json
+
+    from cevns_jax.cli import main
+
+    out = tmp_path / "toys.json"
+    argv = ["toys", "--model", "B-L", "--data", "lar", "--mass", "0.01", "--n-toys", "20",
+            "--batch", "10", "--fc-toys", "10", "--fc-points", "3", "--grid-points", "4",
+            "--json", str(out), "--data-dir", str(data_dir)]  # fmt: skip
+    assert main(argv) == 0
+    s = json.loads(out.read_text())
+    assert s["n_toys"] == 20 and 0.0 <= s["coverage_wilks"] <= 1.0
+    assert s["toys_per_s"] > 0 and len(s["fc_critical_values"]) == 3
+    assert s["provenance"]["config"]["command"] == "toys"
+    assert "coverage of the Wilks 2σ interval" in capsys.readouterr().out
+    bad = ["toys", "--model", "B-L", "--data", "lar", "--mass", "-1", "--data-dir", str(data_dir)]
+    assert main(bad) == 2
+    assert "--mass must be > 0" in capsys.readouterr().err
