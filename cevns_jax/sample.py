@@ -32,7 +32,8 @@ Both take a dict ``key -> likelihood`` (registry keys ``"csi"``, ``"lar"``; e.g.
 ``{p: ...}`` from :func:`cevns_jax.registry.build_likelihood`'s parts). Site names:
 nuisances ``"<key>_<nuisance name>"`` (e.g. ``"csi_norm_brn"``, ``"csi_theta_eff"``),
 physics ``"<key>_mu"``, ``"log10_g"`` / ``"g"``, ``"log10_mass_mev"``; deterministic
-``"<key>_n_cevns"`` (SM), ``"g"`` / ``"log10_g"``, ``"mass_mev"`` and ``"chi2_data"``.
+``"<key>_n_cevns"`` (SM), ``"g"`` / ``"log10_g"``, ``"mass_mev"``, ``"chi2_data"`` and its
+parts ``"<key>_chi2_data"``.
 :func:`run_nuts` runs NUTS and returns numpy samples and diagnostics.
 
 Example:
@@ -153,8 +154,12 @@ def _check(likelihoods: Mapping) -> list[str]:
 
 
 def _loglike(nuisances, signals, likelihoods, cevns_counts=None):
-    chi2 = _data_chi2_jit(nuisances, signals, likelihoods, cevns_counts)
-    numpyro.deterministic("chi2_data", chi2)
+    parts = [
+        _data_chi2_jit({k: v}, signals, likelihoods, cevns_counts) for k, v in nuisances.items()
+    ]
+    for key, value in zip(nuisances, parts, strict=True):  # per data set, for ArviZ
+        numpyro.deterministic(f"{key}_chi2_data", value)
+    chi2 = numpyro.deterministic("chi2_data", sum(parts))
     numpyro.factor("loglike", -0.5 * chi2)
 
 

@@ -17,7 +17,18 @@ from ..executors import use_compile_cache
 __all__ = ["main", "build_parser"]
 
 #: Subcommand modules, in the order ``--help`` lists them.
-SUBCOMMANDS = ("predict", "fit", "bounds", "table", "scan", "project", "design", "models")
+SUBCOMMANDS = (
+    "predict",
+    "fit",
+    "bounds",
+    "table",
+    "scan",
+    "toys",
+    "sample",
+    "project",
+    "design",
+    "models",
+)
 
 _DESCRIPTION = """\
 Differentiable CEvNS predictions and likelihoods for the COHERENT CsI (2021) and LAr
