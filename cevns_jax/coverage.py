@@ -35,7 +35,9 @@ __all__ = ["LEVEL_2SIGMA", "ToyStudy", "search_grid", "toy_study"]
 #: Coverage of a two-sided 2σ Gaussian interval, P(χ²₁ < 4).
 LEVEL_2SIGMA = float(sps.chi2.cdf(DELTA_CHI2_1D, 1))
 #: Damped-Newton steps for toy profiles: toys lie further from the prior centres than the
-#: data, and 20 steps left ~5 % of CsI toy profiles unconverged (one χ² off by 4.6).
+#: data, and toy fits have no continuation passes (the grid engine's); on 400 B−L CsI toys
+#: at 10 MeV the solver's default 12 steps left 2 % and 16 steps 0.5 % of the toys
+#: unconverged (t off by up to 10), 30 steps none.
 TOY_SOLVER_STEPS = 30
 
 
