@@ -15,9 +15,11 @@ from ._common import (
     add_data_dir,
     add_json,
     add_plot,
+    add_settings,
     check_output,
     format_table,
     info,
+    parse_set,
     write_json,
     wrote_figure,
 )
@@ -134,6 +136,7 @@ def register(subparsers) -> None:
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     add_data_dir(p)
+    add_settings(p)
     add_json(p)
     add_plot(p, "the (M, g) exclusion figure with the (g-2)_mu band")
     p.set_defaults(func=run)
@@ -300,7 +303,7 @@ def run(args) -> int:
 
     from ..provenance import provenance
     from ..scan import DELTA_CHI2_2D, load_scan, scan_grid
-    from .bounds import build_data_experiments, data_files
+    from .bounds import build_data_experiments, data_files, likelihood_settings
 
     files = data_files([args.data])
     config = {
@@ -332,8 +335,14 @@ def run(args) -> int:
         info(f"resuming {out_path}: {n_before}/{old.done.size} rows done")
     from ..registry import build_likelihood
 
-    experiments = build_data_experiments([args.data], args.data_dir)
-    lik = build_likelihood(args.data, experiments=experiments)
+    # named physics settings (--set): experiment-level ones build the experiments,
+    # likelihood-level ones go into the settings (cevns_jax.settings)
+    overrides = parse_set(args.set, [args.data])
+    config["settings"] = overrides.as_dict()
+    experiments = build_data_experiments([args.data], args.data_dir, overrides)
+    lik = build_likelihood(
+        args.data, experiments=experiments, settings=likelihood_settings([args.data], overrides)
+    )
     prov = provenance(config, files, args.data_dir)
     start = time.perf_counter()
     try:
