@@ -103,6 +103,7 @@ def switch(on: object = True, off: object = False):
 
 
 def _table(entry) -> dict[str, Setting]:
+    """The settings of a registry entry by name (none if it has no table)."""
     return {s.name: s for s in (entry.settings_table() if entry.settings_table else ())}
 
 
@@ -117,6 +118,7 @@ class Overrides:
     values: Mapping[str, Mapping[str, tuple[Setting, object, str]]]
 
     def for_key(self, key: str) -> Mapping[str, tuple[Setting, object, str]]:
+        """The settings given for experiment ``key`` (empty if none)."""
         return self.values.get(key, {})
 
     def builder_options(self, entry) -> dict:
@@ -147,6 +149,7 @@ class Overrides:
         return settings
 
     def has_experiment_settings(self, key: str) -> bool:
+        """Whether experiment ``key`` must be (re)built for these settings."""
         return any(s.target == "experiment" for s, _, _ in self.for_key(key).values())
 
     def as_dict(self) -> dict[str, str]:
