@@ -35,12 +35,25 @@ from .nuclei import AbstractFormFactor, Helm, cs133, i127, stack_nuclei
 from .response import aggregation_matrix, csi_energy_response, csi_time_efficiency, time_weights
 from .xsec import WeakCouplings, radiative_couplings, t_max
 
-__all__ = ["CSI_PE_EDGES", "CSI_T_EDGES", "CsIBackgrounds", "build_csi2021", "check_edges"]
+__all__ = [
+    "CSI_EFFICIENCY",
+    "CSI_PE_EDGES",
+    "CSI_QUENCHING",
+    "CSI_T_EDGES",
+    "CsIBackgrounds",
+    "build_csi2021",
+    "check_edges",
+]
 
 CSI_PE_EDGES = (0.0, 8.0, 12.0, 16.0, 20.0, 24.0, 32.0, 40.0, 50.0, 60.0)
 CSI_T_EDGES = (0.0, 0.125, 0.25, 0.375, 0.5, 0.625, 0.75, 0.875, 1.0, 2.0, 4.0, 6.0)
 CSI_MOLAR_MASS_G = 259.81
 _QF_ROWS = {"qf0": (1, 2), "qf1": (3, 4)}  # rows of scintRespCoefficients.txt: (+1σ, -1σ)
+#: Choices of the central quenching curve: row of ``scintRespCoefficients.txt``.
+CSI_QUENCHING = {"nominal": 0, "qf0_plus": 1, "qf0_minus": 2, "qf1_plus": 3, "qf1_minus": 4}
+#: Choices of the central efficiency curve: row of ``effCoefficients.txt`` (the file labels
+#: both systematic rows "+1 sigma"; the second is the lower curve, read as −1σ).
+CSI_EFFICIENCY = {"nominal": 0, "plus": 1, "minus": 2}
 
 
 def check_edges(edges, name: str, lo: float, hi: float) -> np.ndarray:
@@ -57,6 +70,12 @@ def check_edges(edges, name: str, lo: float, hi: float) -> np.ndarray:
     if e[0] < lo or e[-1] > hi:
         raise ConfigError(f"{name} edges must lie within [{lo}, {hi}], got {e[0]}..{e[-1]}")
     return e
+
+
+def _choice(value: str, valid: dict, what: str) -> int:
+    if value not in valid:
+        raise ConfigError(f"unknown CsI {what} {value!r}; choose from {', '.join(valid)}")
+    return valid[value]
 
 
 def _hermite_cdf(x: Array, knots: Array, cdf: Array) -> Array:
@@ -126,6 +145,10 @@ def build_csi2021(
     form_factor: AbstractFormFactor | None = None,
     couplings: WeakCouplings | None = None,
     r_n_fm: tuple[float, float] = (5.01, 4.94),
+    r_p_fm: tuple[float, float] = (4.821, 4.766),
+    quenching: str = "nominal",
+    efficiency: str = "nominal",
+    time_efficiency: bool = True,
     pulse_mean_us: float = 0.565,
     pulse_width_us: float = 0.15,
     n_pot: float = 3.198e23,
@@ -144,6 +167,12 @@ def build_csi2021(
         form_factor: nuclear form factor (default Helm, s = 0.9 fm).
         couplings: SM weak couplings (default: with radiative corrections).
         r_n_fm: neutron rms radii of Cs-133 and I-127 in fm.
+        r_p_fm: point-proton rms radii of Cs-133 and I-127 in fm.
+        quenching: central quenching curve, a key of :data:`CSI_QUENCHING` (the ±1σ
+            systematic pairs keep their released rows).
+        efficiency: central energy-efficiency curve, a key of :data:`CSI_EFFICIENCY` (the
+            ±1σ variants keep the released rows).
+        time_efficiency: apply the released time efficiency (to CEvNS and BRN/NIN alike).
         pulse_mean_us, pulse_width_us: Gaussian proton pulse on the CsI time axis.
         n_pot, nu_per_pot, distance_m, mass_kg: exposure, ν per flavour per POT, baseline,
             detector mass.
@@ -161,19 +190,21 @@ def build_csi2021(
     require_x64()
     pe = check_edges(pe_edges, "CsI PE", 0.0, 250.0)
     te = check_edges(t_edges, "CsI time", 0.0, 6.0)
+    q0 = _choice(quenching, CSI_QUENCHING, "quenching")
+    e0 = _choice(efficiency, CSI_EFFICIENCY, "efficiency")
     rel = load_csi2021(data_dir)
-    target = stack_nuclei(cs133(r_n=r_n_fm[0]), i127(r_n=r_n_fm[1]))
+    target = stack_nuclei(cs133(r_p_fm[0], r_n_fm[0]), i127(r_p_fm[1], r_n_fm[1]))
     t_top = float(jnp.max(t_max(c.E_NU_MAX_DELAYED, target.mass)))
     T, dT = recoil_grid(t_top, n_recoil)
     qf, eff = rel.qf_coeffs, rel.eff_coeffs
-    variants = [(qf[0], eff[0])]
+    variants = [(qf[q0], eff[e0])]
     for up, down in _QF_ROWS.values():
-        variants += [(qf[up], eff[0]), (qf[down], eff[0])]
-    variants += [(qf[0], eff[1]), (qf[0], eff[2])]
+        variants += [(qf[up], eff[e0]), (qf[down], eff[e0])]
+    variants += [(qf[q0], eff[1]), (qf[q0], eff[2])]
     response = jnp.stack(
         [csi_energy_response(T, pe, q, e, light_yield=light_yield) for q, e in variants]
     )
-    t_fine, t_weight = time_weights(te, 0.01, csi_time_efficiency)
+    t_fine, t_weight = time_weights(te, 0.01, csi_time_efficiency if time_efficiency else None)
     pe_agg = aggregation_matrix(
         np.append(rel.brn_pe_centers - 0.5, rel.brn_pe_centers[-1] + 0.5), pe
     )

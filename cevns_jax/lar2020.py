@@ -95,8 +95,12 @@ def build_lar2020(
     form_factor: AbstractFormFactor | None = None,
     couplings: WeakCouplings | None = None,
     r_n_fm: float = 3.55,
+    r_p_fm: float = 3.448,
     pulse_mean_us: float | None = None,
     pulse_width_us: float | None = None,
+    n_pot: float | None = None,
+    nu_per_pot: float | None = None,
+    mass_kg: float | None = None,
     n_recoil: int = 600,
 ) -> Experiment:
     """Build the LAr 2020 experiment from the release files (parameters from its YAML).
@@ -106,7 +110,10 @@ def build_lar2020(
         form_factor: nuclear form factor (default Helm).
         couplings: SM weak couplings (default: with radiative corrections).
         r_n_fm: Ar-40 neutron rms radius in fm.
+        r_p_fm: Ar-40 point-proton rms radius in fm.
         pulse_mean_us, pulse_width_us: proton pulse (default: the YAML's 440 ns, 150 ns).
+        n_pot, nu_per_pot, mass_kg: exposure, ν per flavour per POT and fiducial mass
+            (default: the YAML's 1.38e23, 0.09, 24.4 kg).
         n_recoil: number of recoil-energy cells from 0 to the kinematic end point.
 
     Returns:
@@ -119,7 +126,7 @@ def build_lar2020(
     require_x64()
     rel = load_lar2020(data_dir)
     p = rel.params
-    target = stack_nuclei(ar40(r_n=r_n_fm))
+    target = stack_nuclei(ar40(r_p_fm, r_n_fm))
     T, dT = recoil_grid(float(t_max(c.E_NU_MAX_DELAYED, target.mass[0])), n_recoil)
     response = lar_energy_response(
         T, rel.e_edges, p.qf_a, p.qf_b_per_kevnr, rel.eff_kevee, rel.eff, p.energy_resolution_a
@@ -133,14 +140,17 @@ def build_lar2020(
     )
     mean = p.pot_trace_mean_ns * 1e-3 if pulse_mean_us is None else pulse_mean_us
     width = p.pot_trace_width_ns * 1e-3 if pulse_width_us is None else pulse_width_us
-    n_nuclei = p.mass_kg * 1e3 / AR40_MOLAR_MASS_G * c.AVOGADRO
+    mass = p.mass_kg if mass_kg is None else mass_kg
+    n_nuclei = mass * 1e3 / AR40_MOLAR_MASS_G * c.AVOGADRO
+    pot = p.pot if n_pot is None else n_pot
+    per_pot = p.nu_per_flavor_per_pot if nu_per_pot is None else nu_per_pot
     return Experiment(
         name="lar2020",
         target=target,
         n_targets=jnp.array([n_nuclei]),
         form_factor=Helm() if form_factor is None else form_factor,
         couplings=radiative_couplings() if couplings is None else couplings,
-        flux=SNSFlux(p.pot, p.nu_per_flavor_per_pot, p.distance_m, mean, width),
+        flux=SNSFlux(pot, per_pot, p.distance_m, mean, width),
         T=T,
         dT=dT,
         response=response[None],

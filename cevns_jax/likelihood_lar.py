@@ -48,7 +48,15 @@ class LArSettings(eqx.Module):
         sigma_ss: steady-state normalisation, 0.0079.
         sigma_eps: released shape systematics, 1.
         ss_sample_ratio: beam-off SS sample size relative to the beam-on live time; the SS
-            template adds N^SS/ratio to the variance σ_ij² (default 5).
+            template adds N^SS/ratio to the variance σ_ij² (default 5; ``inf`` gives
+            σ_ij² = N^exp, the data's Poisson variance alone).
+        systematics: (n_sys,) 1 or 0 per released shape systematic, in the order of
+            :data:`cevns_jax.lar2020.LAR_SYSTEMATICS`: whether it enters (default all).
+        cevns_shift_relative: 1 (default) applies the CEvNS shape systematics as relative
+            shifts r_l (w.r.t. the released CEvNS template) times *our* CEvNS prediction;
+            0 adds the released absolute shifts N^sys_l − N^CV (independent of our
+            prediction, so they do not scale with a mediator's signal). Values in between
+            interpolate.
     """
 
     sigma_cevns: Array = eqx.field(converter=float_array, default=0.13)
@@ -57,21 +65,37 @@ class LArSettings(eqx.Module):
     sigma_ss: Array = eqx.field(converter=float_array, default=0.0079)
     sigma_eps: Array = eqx.field(converter=float_array, default=1.0)
     ss_sample_ratio: Array = eqx.field(converter=float_array, default=5.0)
+    systematics: Array = eqx.field(converter=float_array, default=(1.0,) * len(LAR_SYSTEMATICS))
+    cevns_shift_relative: Array = eqx.field(converter=float_array, default=1.0)
+
+    def __check_init__(self):
+        if self.systematics.shape != (len(LAR_SYSTEMATICS),):
+            raise ValueError(
+                f"systematics must hold {len(LAR_SYSTEMATICS)} flags (one per "
+                f"{', '.join(LAR_SYSTEMATICS)}), got shape {self.systematics.shape}"
+            )
 
     def free_cevns(self) -> "LArSettings":
         """Same settings with the CEvNS normalisation free (no prior), as COHERENT fits it."""
         return eqx.tree_at(lambda s: s.sigma_cevns, self, jnp.asarray(jnp.inf, dtype=float))
 
 
-def lar_relative_shifts(exp: Experiment) -> Float[Array, "nsys ne nt"]:
-    """r_l = (N^sys_l − N^CV)/N^CV of each released systematic w.r.t. its component's
-    released central value (0 where the central value is 0)."""
+def _released_shifts(exp: Experiment) -> tuple[Array, Array]:
+    """(N^sys_l − N^CV, N^CV) of each released systematic and its component's released
+    central value, (n_sys, n_e, n_t) each."""
     bkg = exp.backgrounds
     tpl = bkg.templates(exp)
     cv = jnp.stack([bkg.cevns_released()] + [tpl[c] for c in LAR_COMPONENTS[1:]])
     cv_l = cv[_SYS_COMPONENT]
+    return bkg.systematics() - cv_l, cv_l
+
+
+def lar_relative_shifts(exp: Experiment) -> Float[Array, "nsys ne nt"]:
+    """r_l = (N^sys_l − N^CV)/N^CV of each released systematic w.r.t. its component's
+    released central value (0 where the central value is 0)."""
+    diff, cv_l = _released_shifts(exp)
     pos = cv_l > 0.0
-    return jnp.where(pos, (bkg.systematics() - cv_l) / jnp.where(pos, cv_l, 1.0), 0.0)
+    return jnp.where(pos, diff / jnp.where(pos, cv_l, 1.0), 0.0)
 
 
 class LArLikelihood(AbstractLikelihood):
@@ -130,11 +154,16 @@ class LArLikelihood(AbstractLikelihood):
 
     def _templates(self, signal: Array) -> tuple[Array, Array]:
         """(4, n_e, n_t) nominal components and (n_sys, n_e, n_t) shifted components
-        r_l N^z(l) (what each ε_l adds per unit)."""
+        r_l N^z(l) (what each ε_l adds per unit; for CEvNS, blended with the released
+        absolute shift by ``cevns_shift_relative``; 0 for a systematic switched off)."""
         exp = self.experiment
+        s = self.settings
         tpl = exp.backgrounds.templates(exp)
         nominal = jnp.stack([signal] + [tpl[c] for c in LAR_COMPONENTS[1:]])
-        return nominal, lar_relative_shifts(exp) * nominal[_SYS_COMPONENT]
+        relative = lar_relative_shifts(exp) * nominal[_SYS_COMPONENT]
+        w = jnp.where(jnp.asarray(_SYS_COMPONENT == 0)[:, None, None], s.cevns_shift_relative, 1.0)
+        shifted = w * relative + (1.0 - w) * _released_shifts(exp)[0]
+        return nominal, s.systematics[:, None, None] * shifted
 
     def components(self, nu: Array, signal: Array) -> dict[str, Array]:
         nominal, shifted = self._templates(signal)

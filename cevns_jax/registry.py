@@ -41,6 +41,7 @@ def _lazy(path: str) -> Callable:
         return getattr(importlib.import_module(module, __package__), attr)(*args, **kwargs)
 
     load.__qualname__ = attr
+    load.resolve = lambda: getattr(importlib.import_module(module, __package__), attr)
     return load
 
 
@@ -60,6 +61,8 @@ class ExperimentEntry:
         published: COHERENT's published numbers, or ``None``.
         notes: ``(experiment, sm_cevns_total) -> lines`` that ``cevns-jax predict`` prints
             under its table (a future detector's run plan and counts per year), or ``None``.
+        settings_table: ``() -> tuple of`` :class:`~cevns_jax.settings.Setting`: the named
+            physics settings (``--set``) of this experiment, or ``None`` (none).
     """
 
     name: str
@@ -72,6 +75,7 @@ class ExperimentEntry:
     data_files: tuple[str, ...]
     published: CoherentResult | None = None
     notes: Callable | None = None
+    settings_table: Callable | None = None
 
 
 _CSI_FILES = (
@@ -97,6 +101,7 @@ EXPERIMENTS: dict[str, ExperimentEntry] = {
             settings=_lazy(".likelihood_csi:CsISettings"),
             data_files=tuple(f"csi2021/{f}" for f in _CSI_FILES),
             published=COHERENT["csi2021"],
+            settings_table=_lazy(".settings_coherent:csi2021_settings"),
         ),
         ExperimentEntry(
             name="lar2020", key="lar", title="COHERENT CENNS-10 LAr 2020", short_title="Ar",
@@ -105,6 +110,7 @@ EXPERIMENTS: dict[str, ExperimentEntry] = {
             settings=_lazy(".likelihood_lar:LArSettings"),
             data_files=tuple(f"lar2020/{f}" for f in _LAR_FILES),
             published=COHERENT["lar2020"],
+            settings_table=_lazy(".settings_coherent:lar2020_settings"),
         ),
         # future detectors (docs/cryo_csi.md): no release files, Asimov data
         ExperimentEntry(
@@ -180,7 +186,7 @@ def build_likelihood(
     data_dir=None,
     *,
     experiments: Mapping | None = None,
-    settings: Mapping | None = None,
+    settings=None,
 ):
     """The :class:`~cevns_jax.likelihood.JointLikelihood` of a data set.
 
@@ -188,18 +194,47 @@ def build_likelihood(
         data: data-set name (``"csi"``, ``"lar"``, ``"csi+lar"``).
         data_dir: release-file directory for experiments not given.
         experiments: optional already-built experiments, keyed by key or name.
-        settings: optional likelihood settings, keyed by experiment key or name.
+        settings: optional: likelihood settings objects keyed by experiment key or name;
+            or named physics settings (:mod:`cevns_jax.settings`): ``"name=value"``
+            strings, a mapping name -> value, or :class:`~cevns_jax.settings.Overrides`.
+            Experiment-level named settings need the experiment built here.
 
     Raises:
-        ConfigError: unknown data set. DataError: missing or corrupted release files.
+        ConfigError: unknown data set or setting, or an experiment-level setting for an
+            experiment given in ``experiments``. DataError: missing or corrupted files.
     """
     from .likelihood import JointLikelihood
+    from .settings import Overrides, parse_settings
 
+    entries = data_set(data)
     experiments = {} if experiments is None else dict(experiments)
+    overrides = None
+    if isinstance(settings, Overrides):
+        overrides, settings = settings, {}
+    elif settings is not None and not _settings_objects(settings):
+        overrides, settings = parse_settings(settings, entries), {}
     settings = {} if settings is None else dict(settings)
     parts = []
-    for e in data_set(data):
+    for e in entries:
         exp = experiments.get(e.key, experiments.get(e.name))
-        exp = e.builder(data_dir) if exp is None else exp
-        parts.append(e.likelihood(exp, settings.get(e.key, settings.get(e.name))))
+        options = {} if overrides is None else overrides.builder_options(e)
+        if exp is not None and options:
+            raise ConfigError(
+                f"settings {sorted(options)} of {e.key} change how the experiment is built; "
+                "build it with them (overrides.builder_options) or let build_likelihood build it"
+            )
+        exp = e.builder(data_dir, **options) if exp is None else exp
+        lik_settings = settings.get(e.key, settings.get(e.name))
+        if overrides is not None:
+            lik_settings = overrides.likelihood_settings(e, lik_settings)
+        parts.append(e.likelihood(exp, lik_settings))
     return JointLikelihood(tuple(parts))
+
+
+def _settings_objects(settings) -> bool:
+    """Whether ``settings`` is a mapping of experiment key/name -> settings object."""
+    import equinox as eqx
+
+    return isinstance(settings, Mapping) and all(
+        isinstance(v, eqx.Module) or v is None for v in settings.values()
+    )

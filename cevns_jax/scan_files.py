@@ -25,7 +25,10 @@ from .scan_store import atomic_write
 __all__ = ["MATCH_KEYS", "check_grid", "load_scan", "metadata", "resume", "save", "short"]
 
 #: Metadata entries that must agree for a scan file to be resumed.
-MATCH_KEYS = ("model", "data", "experiments", "observed_sha256", "charges", "settings", "solvers")
+MATCH_KEYS = (
+    "model", "data", "experiments", "observed_sha256", "experiment_sha256", "charges",
+    "settings", "solvers",
+)  # fmt: skip
 
 
 def _module_fields(module) -> dict:
@@ -35,6 +38,17 @@ def _module_fields(module) -> dict:
         v = getattr(module, f.name)
         out[f.name] = v if isinstance(v, str | int | bool) else np.asarray(v, float).tolist()
     return out
+
+
+def _leaves_sha256(tree) -> str:
+    """sha256 of every array leaf of a pytree (float64 bytes, in leaf order)."""
+    import jax
+
+    h = hashlib.sha256()
+    for leaf in jax.tree.leaves(tree):
+        if isinstance(leaf, np.ndarray | jax.Array | float | int):
+            h.update(np.ascontiguousarray(leaf, float).tobytes())
+    return h.hexdigest()
 
 
 def _charges_dict(charges: U1Charges) -> dict:
@@ -61,6 +75,9 @@ def metadata(charges, lik, model, provenance) -> dict:
             ).hexdigest()
             for k, p in parts.items()
         },
+        # every array of the experiment (response, flux, backgrounds, ...): a physics
+        # setting that rebuilds the experiment (--set csi.r_n_cs=...) is another scan
+        "experiment_sha256": {k: _leaves_sha256(p.experiment) for k, p in parts.items()},
         "charges": _charges_dict(charges),
         "settings": {k: _module_fields(p.settings) for k, p in parts.items()},
         "solvers": {

@@ -233,6 +233,10 @@ def _other_lik(which, lar_lik, csi_lik=None):
         exp = lar_lik.experiment
         moved = eqx.tree_at(lambda lik: lik.experiment.observed, lar_lik, exp.observed + 1.0)
         return JointLikelihood((moved,))
+    if which == "response":  # an experiment-level physics setting (e.g. a radius)
+        exp = lar_lik.experiment
+        moved = eqx.tree_at(lambda lik: lik.experiment.response, lar_lik, exp.response * 1.01)
+        return JointLikelihood((moved,))
     return JointLikelihood((csi_lik,))
 
 
@@ -246,6 +250,7 @@ def _other_lik(which, lar_lik, csi_lik=None):
         ({"lik": "settings"}, "settings"),
         ({"lik": "solvers"}, "solvers"),
         ({"lik": "observed"}, "observed_sha256"),
+        ({"lik": "response"}, "experiment_sha256"),
         ({"lik": "csi"}, "data"),
     ],
 )

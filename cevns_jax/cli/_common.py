@@ -26,12 +26,14 @@ __all__ = [
     "add_experiment",
     "add_json",
     "add_plot",
+    "add_settings",
     "build_experiment",
     "check_finite",
     "check_output",
     "figure_format",
     "format_table",
     "info",
+    "parse_set",
     "to_jsonable",
     "write_json",
     "wrote_figure",
@@ -76,6 +78,36 @@ def add_plot(parser: argparse.ArgumentParser, what: str) -> None:
         help=f"write {what} to this image file (format from the suffix: .png, .pdf, .svg, "
         "...; PNG when the name has no suffix)",
     )
+
+
+def add_settings(parser: argparse.ArgumentParser) -> None:
+    """``--set NAME=VALUE`` (repeatable): named physics settings (:mod:`cevns_jax.settings`)."""
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="change a named physics setting (repeatable), e.g. --set csi.r_n_cs=5.1, "
+        "--set form_factor=klein_nystrand (every experiment), --set lar.systematics=none; "
+        "--set help lists every name with its default and source (docs/ablation.md)",
+    )
+
+
+def parse_set(items, datasets) -> "object":
+    """``--set`` items -> :class:`~cevns_jax.settings.Overrides` for the experiments of
+    ``datasets``; ``--set help`` prints every setting and exits 0.
+
+    Raises:
+        ConfigError: unknown name or bad value (the message lists the valid names).
+    """
+    from ..registry import data_set
+    from ..settings import parse_settings, settings_help
+
+    entries = list({e.key: e for d in datasets for e in data_set(d)}.values())
+    if "help" in items:
+        print(settings_help(entries))
+        raise SystemExit(0)
+    return parse_settings(items, entries)
 
 
 # --- checks and messages -----------------------------------------------------------------
@@ -207,8 +239,9 @@ def check_data_dir(data_dir: str | None) -> None:
         )
 
 
-def build_experiment(name: str, data_dir: str | None = None):
-    """Build a named experiment from the release files, with a one-line progress message.
+def build_experiment(name: str, data_dir: str | None = None, overrides=None):
+    """Build a named experiment from the release files, with a one-line progress message;
+    ``overrides`` (:class:`~cevns_jax.settings.Overrides`) supplies named settings.
 
     Raises:
         ConfigError: unknown name. DataError: missing or corrupted files.
@@ -216,7 +249,7 @@ def build_experiment(name: str, data_dir: str | None = None):
     spec = entry(name)  # ConfigError naming the known experiments
     check_data_dir(data_dir)
     start = time.perf_counter()
-    exp = spec.builder(data_dir)
+    exp = spec.builder(data_dir, **({} if overrides is None else overrides.builder_options(spec)))
     elapsed = time.perf_counter() - start
     info(f"built {name} (detector response and backgrounds) in {elapsed:.1f} s")
     return exp

@@ -15,10 +15,12 @@ from ._common import (
     add_data_dir,
     add_json,
     add_plot,
+    add_settings,
     build_experiment,
     check_output,
     format_table,
     info,
+    parse_set,
     write_json,
     wrote_figure,
 )
@@ -90,17 +92,27 @@ def register(subparsers) -> None:
         "both (default)",
     )
     add_data_dir(p)
+    add_settings(p)
     add_json(p)
     add_plot(p, "the Delta chi2 curves at both masses of each regime, with the bounds")
     p.set_defaults(func=run)
 
 
-def build_data_experiments(datasets, data_dir) -> dict:
-    """Build each experiment the data sets need, once: dict experiment key -> Experiment."""
+def build_data_experiments(datasets, data_dir, overrides=None) -> dict:
+    """Build each experiment the data sets need, once: dict experiment key -> Experiment
+    (with the experiment-level named settings of ``overrides``)."""
     from ..registry import data_set
 
     entries = {e.key: e for d in datasets for e in data_set(d)}
-    return {k: build_experiment(e.name, data_dir) for k, e in entries.items()}
+    return {k: build_experiment(e.name, data_dir, overrides) for k, e in entries.items()}
+
+
+def likelihood_settings(datasets, overrides) -> dict:
+    """Experiment key -> likelihood settings with the named settings of ``overrides``."""
+    from ..registry import data_set
+
+    entries = {e.key: e for d in datasets for e in data_set(d)}
+    return {k: overrides.likelihood_settings(e) for k, e in entries.items()}
 
 
 def data_files(datasets) -> list[str]:
@@ -232,10 +244,13 @@ def run(args) -> int:
     json_path = check_output(args.json, "--json")
     plot_path = check_output(args.plot, "--plot", figure=True)
     regimes = ("low", "high") if args.regime == "both" else (args.regime,)
+    overrides = parse_set(args.set, [args.data])
 
     start = time.perf_counter()
-    experiments = build_data_experiments([args.data], args.data_dir)
-    lik = build_likelihood(args.data, experiments=experiments)
+    experiments = build_data_experiments([args.data], args.data_dir, overrides)
+    lik = build_likelihood(
+        args.data, experiments=experiments, settings=likelihood_settings([args.data], overrides)
+    )
     info(f"{args.model} on {args.data}: profiling χ²(g) at two masses per regime")
     rows = bound_rows(lik, args.data, [(args.model, r) for r in regimes], details=True)
     elapsed = time.perf_counter() - start
@@ -250,6 +265,7 @@ def run(args) -> int:
             "model": args.model,
             "data": args.data,
             "regime": args.regime,
+            "settings": overrides.as_dict(),
             **bound_config(),
         }
         payload = {

@@ -16,11 +16,13 @@ from ._common import (
     add_experiment,
     add_json,
     add_plot,
+    add_settings,
     build_experiment,
     check_finite,
     check_output,
     format_table,
     info,
+    parse_set,
     write_json,
     wrote_figure,
 )
@@ -61,6 +63,7 @@ def register(subparsers) -> None:
     )
     add_experiment(p)
     add_data_dir(p)
+    add_settings(p)
     add_json(p)
     add_plot(p, "the data-vs-best-fit projections (energy and time)")
     p.set_defaults(func=run)
@@ -141,9 +144,10 @@ def run(args) -> int:
     from ..provenance import provenance
 
     spec = entry(args.experiment)
-    exp = build_experiment(args.experiment, args.data_dir)
+    overrides = parse_set(args.set, [spec.key])
+    exp = build_experiment(args.experiment, args.data_dir, overrides)
     info("profiling the best fit, the no-CEvNS hypothesis and the Δχ² = 1 interval")
-    res = fit_sm(spec.likelihood(exp))
+    res = fit_sm(spec.likelihood(exp, overrides.likelihood_settings(spec)))
     check_finite(
         {
             k: getattr(res, k)
@@ -170,6 +174,7 @@ def run(args) -> int:
             "command": "fit",
             "experiment": exp.name,
             "cevns_normalisation": "free (no prior)",
+            "named_settings": overrides.as_dict(),
             "settings": _module_dict(res.likelihood.settings),
             "profiler": {
                 type(res.likelihood.solver).__name__: _module_dict(res.likelihood.solver)

@@ -18,9 +18,11 @@ from ._common import (
     add_data_dir,
     add_json,
     add_plot,
+    add_settings,
     check_output,
     format_table,
     info,
+    parse_set,
     write_json,
     wrote_figure,
 )
@@ -197,6 +199,7 @@ def register(subparsers) -> None:
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     add_data_dir(p)
+    add_settings(p)
     add_json(p)
     add_plot(p, "the (M, g) exclusion figure with the (g-2)_mu band")
     p.set_defaults(func=run)
@@ -437,7 +440,7 @@ def run(args) -> int:
 
     from ..provenance import provenance
     from ..scan import DELTA_CHI2_2D, load_scan, scan_models
-    from .bounds import build_data_experiments, data_files
+    from .bounds import build_data_experiments, data_files, likelihood_settings
 
     files = data_files([args.data])
     config = {
@@ -458,8 +461,14 @@ def run(args) -> int:
         _check_existing(out_paths[n], n, args.data, masses_mev, couplings[n])
     from ..registry import build_likelihood
 
-    experiments = build_data_experiments([args.data], args.data_dir)
-    lik = build_likelihood(args.data, experiments=experiments)
+    # named physics settings (--set): experiment-level ones build the experiments,
+    # likelihood-level ones go into the settings (cevns_jax.settings)
+    overrides = parse_set(args.set, [args.data])
+    config["settings"] = overrides.as_dict()
+    experiments = build_data_experiments([args.data], args.data_dir, overrides)
+    lik = build_likelihood(
+        args.data, experiments=experiments, settings=likelihood_settings([args.data], overrides)
+    )
     prov = provenance(config, files, args.data_dir)
     info(f"running the chunks on {executor.description}")
     start = time.perf_counter()

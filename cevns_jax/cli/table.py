@@ -9,7 +9,16 @@ provenance) and Markdown.
 import argparse
 import time
 
-from ._common import add_data_dir, add_json, check_output, format_table, info, write_json
+from ._common import (
+    add_data_dir,
+    add_json,
+    add_settings,
+    check_output,
+    format_table,
+    info,
+    parse_set,
+    write_json,
+)
 
 __all__ = ["register", "run"]
 
@@ -36,6 +45,8 @@ _EPILOG = """\
 examples:
   cevns-jax table --json table.json --markdown table.md
   cevns-jax table --models B-L scalar --data-dir ~/coherent-data
+  cevns-jax table --models universal --set form_factor=klein_nystrand --set lar.systematics=none
+  cevns-jax table --set help      (every named setting, its default and source)
 """
 
 
@@ -51,6 +62,7 @@ def register(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_data_dir(p)
+    add_settings(p)
     p.add_argument(
         "--models",
         nargs="+",
@@ -111,16 +123,18 @@ def run(args) -> int:
     """Run ``cevns-jax table`` on parsed arguments; returns the exit code."""
     from ..registry import DATASETS
     from ..table import bound_table, check_models, markdown_table
-    from .bounds import bound_config, build_data_experiments, data_files
+    from .bounds import bound_config, build_data_experiments, data_files, likelihood_settings
 
     models = check_models(args.models)  # unknown names: exit 2 before any data are read
+    overrides = parse_set(args.set, DATASETS)
     json_path = check_output(args.json, "--json")
     md_path = check_output(args.markdown, "--markdown")
 
     start = time.perf_counter()
-    experiments = build_data_experiments(DATASETS, args.data_dir)
+    experiments = build_data_experiments(DATASETS, args.data_dir, overrides)
     info(f"{len(models)} models x {len(DATASETS)} data sets x 2 regimes, two masses each")
-    rows = bound_table(experiments, models, tuple(DATASETS))
+    settings = likelihood_settings(DATASETS, overrides)
+    rows = bound_table(experiments, models, tuple(DATASETS), settings=settings)
     elapsed = time.perf_counter() - start
     _print(rows)
     info(f"table done in {elapsed:.1f} s")
@@ -133,6 +147,7 @@ def run(args) -> int:
             "models": models,
             "datasets": list(DATASETS),
             "regimes": ["low", "high"],
+            "settings": overrides.as_dict(),
             **bound_config(),
         }
         write_json(json_path, {

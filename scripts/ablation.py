@@ -1,0 +1,219 @@
+"""Ablation of arXiv:2202.11002 Table II over the named physics settings (docs/ablation.md).
+
+For each variant (a list of ``--set`` items, :data:`VARIANTS`) this computes, in one
+process reusing the compiled functions: the SM CEvNS prediction and the SM fit of CsI and
+LAr (:func:`cevns_jax.fit.fit_sm`), the 24 published Table II entries held in the package
+(:data:`cevns_jax.published.PUBLISHED_BOUNDS`: universal, B−L, L_μ−L_τ, scalar × Ar, CsI,
+CsI+Ar × low, high) with both readings (connected, outer), and the interference-island
+barrier height (largest Δχ² between the two minima of the χ²(g) curve at the regime's main
+mass). Experiments are rebuilt only for variants with experiment-level settings.
+
+Results go to a JSON file as each variant finishes (resumable: finished variants are
+skipped); ``--markdown`` writes the one-page ratio table from that JSON.
+
+    PYTHONPATH=. CEVNS_JAX_DATA=... python scripts/ablation.py --json docs/ablation.json \
+        --markdown docs/ablation_table.md
+"""
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+#: name -> --set items. The first is the defaults.
+VARIANTS = {
+    "default": [],
+    "form factor Klein–Nystrand": ["form_factor=klein_nystrand"],
+    "LAr σ_ij² = N^exp": ["lar.sigma_ij_ss_ratio=inf"],
+    "LAr CEvNS shifts absolute": ["lar.cevns_shift=absolute"],
+    "LAr no released systematics": ["lar.systematics=none"],
+    "tree-level g_V (no radiative corr.)": ["radiative=off"],
+    "CsI efficiency +1σ row": ["csi.efficiency=plus"],
+    "CsI efficiency −1σ row": ["csi.efficiency=minus"],
+    "r_n Cs, I = 5.104, 5.050 fm": ["csi.r_n_cs=5.104", "csi.r_n_i=5.050"],
+    "CsI pulse mean 0.44 μs": ["csi.pulse_mean_us=0.44"],
+    "CsI shape & timing nuisances fixed": [
+        "csi.sigma_theta=1e-6", "csi.sigma_dt_cevns=1e-6", "csi.sigma_dt_neutron=1e-6",
+    ],
+    "no neutron skin (r_n = r_p)": [
+        "csi.r_n_cs=4.821", "csi.r_n_i=4.766", "lar.r_n_ar=3.448",
+    ],
+    "CsI quenching qf0 +1σ": ["csi.quenching=qf0_plus"],
+    "CsI quenching qf0 −1σ": ["csi.quenching=qf0_minus"],
+    "σ_CEvNS CsI 0.10, LAr 0.10": ["csi.sigma_cevns=0.10", "lar.sigma_cevns=0.10"],
+    "LAr ν/POT 0.0848": ["lar.nu_per_pot=0.0848"],
+    "LAr scaled to the release's 128 (ν/POT 0.0966)": ["lar.nu_per_pot=0.0966"],
+    "LAr r_n 3.2 fm (the release's shape)": ["lar.r_n_ar=3.2"],
+    "CsI SS normalisation free": ["csi.sigma_ss=inf"],
+    "CsI no time efficiency": ["csi.time_efficiency=off"],
+    "CsI linear BRN/NIN time shift": ["csi.neutron_interp=linear"],
+    "form factor symmetrized Fermi": ["form_factor=symmetrized_fermi"],
+}  # fmt: skip
+
+MODELS = ("universal", "B-L", "L_mu-L_tau", "scalar")
+KEYS = ("model", "data", "regime", "value", "value_outer", "island", "published", "ratio",
+        "ratio_outer")  # fmt: skip
+
+
+def barrier(details: dict) -> float | None:
+    """Height (Δχ²) of the barrier between the 2σ region connected to g = 0 and the
+    interference island: the largest Δχ² between the connected edge g_connected and the
+    island's minimum (the lowest point above g_connected); ``None`` without an island."""
+    if not details["island"]:
+        return None
+    lg = np.asarray(details["log10_g"])
+    d = np.asarray(details["chi2"]) - details["chi2_min"]
+    above = np.flatnonzero(lg > math.log10(details["g_connected"]))
+    low = above[int(np.argmin(d[above]))]
+    return float(np.max(d[above[0] : low + 1]))
+
+
+def _island_min(details: dict) -> float | None:
+    """Δχ² at the island's minimum (``None`` without an island)."""
+    if not details["island"]:
+        return None
+    lg = np.asarray(details["log10_g"])
+    d = np.asarray(details["chi2"]) - details["chi2_min"]
+    return float(np.min(d[lg > math.log10(details["g_connected"])]))
+
+
+def run_variant(items, default_exps, entries, default=None):
+    """SM predictions/fits and the 24 table rows of one variant; with ``default`` (the
+    default variant's result), what the variant cannot change (the experiments it does
+    not touch, the data sets without them) is copied from it."""
+    from cevns_jax.fit import fit_sm
+    from cevns_jax.registry import build_likelihood
+    from cevns_jax.settings import parse_settings
+    from cevns_jax.table import bound_rows
+
+    over = parse_settings(items, entries.values())
+    exps = {
+        k: e.builder(None, **over.builder_options(e))
+        if over.has_experiment_settings(k)
+        else default_exps[k]
+        for k, e in entries.items()
+    }
+    settings = {k: over.likelihood_settings(e) for k, e in entries.items()}
+    out = {"set": list(items), "sm": {}, "rows": []}
+    touched = set(over.values) if default is not None else set(entries)
+    for k in entries:
+        if k not in touched:
+            out["sm"][k] = default["sm"][k]
+            continue
+        lik = build_likelihood(k, experiments=exps, settings=settings).parts[0]
+        fit = fit_sm(lik)
+        out["sm"][k] = {
+            "predicted": fit.cevns_predicted,
+            "fitted": fit.cevns_fitted,
+            "fitted_err": fit.cevns_fitted_err,
+            "significance": fit.significance_sigma,
+            "chi2_min": fit.chi2_min,
+        }
+    entries_24 = [(m, r) for m in MODELS for r in ("low", "high")]
+    for data in ("lar", "csi", "csi+lar"):
+        if not touched & set(data.split("+")):
+            out["rows"] += [r for r in default["rows"] if r["data"] == data]
+            continue
+        lik = build_likelihood(data, experiments=exps, settings=settings)
+        for r in bound_rows(lik, data, entries_24, details=True):
+            row = {k: r[k] for k in KEYS}
+            row["barrier"] = barrier(r["details"][0])
+            row["island_min"] = _island_min(r["details"][0])
+            out["rows"].append(row)
+    return out
+
+
+def _closer(r: dict) -> tuple[float, bool]:
+    """The ratio of the reading closer to the paper (log distance) and whether it is the
+    outer one."""
+    outer = r["island"] and abs(math.log(r["ratio_outer"])) < abs(math.log(r["ratio"]))
+    return (r["ratio_outer"] if outer else r["ratio"]), bool(outer)
+
+
+def markdown(results: dict) -> str:
+    """Two tables: ratio to the paper per variant and entry (the reading closer to the
+    paper; ``°`` = the outer edge of an island), with SM predictions/fits; and the barrier
+    heights of the island entries."""
+    names = list(results)
+    base = results[names[0]]["rows"]
+    cols = [(r["model"], r["data"], r["regime"]) for r in base]
+    short = {"universal": "U", "B-L": "B−L", "L_mu-L_tau": "μτ", "scalar": "S"}
+    dshort = {"csi": "CsI", "lar": "Ar", "csi+lar": "C+A"}
+    head = [f"{short[m]} {dshort[d]} {g[0]}" for m, d, g in cols]
+    lines = [
+        "| variant | CsI pred/fit | Ar pred/fit | ≤10 % | " + " | ".join(head) + " |",
+        "|---|---|---|---|" + "---|" * len(cols),
+    ]
+    islands = [k for k in cols if any(
+        {(r["model"], r["data"], r["regime"]): r for r in results[n]["rows"]}[k]["island"]
+        for n in names)]  # fmt: skip
+    blines = [
+        "| variant | "
+        + " | ".join(f"{short[m]} {dshort[d]} {g[0]}" for m, d, g in islands)
+        + " |",
+        "|---|" + "---|" * len(islands),
+    ]
+    for name in names:
+        res = results[name]
+        rows = {(r["model"], r["data"], r["regime"]): r for r in res["rows"]}
+        cells, n10 = [], 0
+        for key in cols:
+            ratio, outer = _closer(rows[key])
+            n10 += abs(ratio - 1) <= 0.10
+            cells.append(f"{ratio:.2f}" + ("°" if outer else ""))
+        sm = res["sm"]
+        lines.append(
+            f"| {name} | {sm['csi']['predicted']:.0f}/{sm['csi']['fitted']:.0f} | "
+            f"{sm['lar']['predicted']:.0f}/{sm['lar']['fitted']:.0f} | {n10} | "
+            + " | ".join(cells)
+            + " |"
+        )
+        bcells = []
+        for key in islands:
+            r = rows[key]
+            bcells.append(
+                f"{r['barrier']:.1f} ({r['island_min']:.1f})" if r.get("barrier") else "–"
+            )
+        blines.append(f"| {name} | " + " | ".join(bcells) + " |")
+    return (
+        "\n".join(lines)
+        + "\n\nBarrier heights Δχ² (island minimum):\n\n"
+        + "\n".join(blines)
+        + "\n"
+    )
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--json", required=True, help="results file (resumed if it exists)")
+    p.add_argument("--markdown", help="write the ratio table here")
+    p.add_argument("--only", nargs="*", help="variant names to run (default all)")
+    args = p.parse_args(argv)
+
+    import cevns_jax
+    from cevns_jax.registry import entry
+
+    cevns_jax.enable_x64()
+    path = Path(args.json)
+    results = json.loads(path.read_text()) if path.exists() else {}
+    entries = {k: entry(k) for k in ("csi", "lar")}
+    todo = [n for n in VARIANTS if n not in results and (not args.only or n in args.only)]
+    default_exps = {k: e.builder(None) for k, e in entries.items()} if todo else {}
+    for name in todo:
+        start = time.perf_counter()
+        results[name] = run_variant(VARIANTS[name], default_exps, entries, results.get("default"))
+        results[name]["elapsed_s"] = time.perf_counter() - start
+        path.write_text(json.dumps(results, indent=1))
+        print(f"{name}: {results[name]['elapsed_s']:.0f} s", file=sys.stderr, flush=True)
+    if args.markdown:
+        ordered = {n: results[n] for n in VARIANTS if n in results}
+        Path(args.markdown).write_text(markdown(ordered))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,26 @@
+"""scripts/ablation.py: the barrier height and island minimum of a χ²(g) curve."""
+
+import importlib.util
+from pathlib import Path
+
+_PATH = Path(__file__).resolve().parents[1] / "scripts" / "ablation.py"
+_spec = importlib.util.spec_from_file_location("ablation", _PATH)
+ablation = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(ablation)
+
+
+def _curve(island: bool) -> dict:
+    """A χ²(g) curve: flat near g = 0, the 2σ edge at 10^-4.7, a barrier of 9 and, with an
+    island, a second minimum of Δχ² = 1."""
+    lg = [-6.0, -5.5, -5.0, -4.5, -4.0, -3.5, -3.0]
+    d = [0.0, 1e-9, 2.0, 9.0, 6.0, 1.0 if island else 8.0, 30.0]
+    return {"island": island, "log10_g": lg, "chi2": [x + 50.0 for x in d],
+            "chi2_min": 50.0, "g_connected": 10**-4.7}  # fmt: skip
+
+
+def test_barrier_and_island_minimum():
+    c = _curve(True)
+    assert ablation.barrier(c) == 9.0
+    assert abs(ablation._island_min(c) - 1.0) < 1e-6
+    assert ablation.barrier(_curve(False)) is None
+    assert ablation._island_min(_curve(False)) is None
