@@ -18,6 +18,8 @@ PE < 60, so the counts in the analysis region are (time sum)/(PE-shape sum over 
 27.63/1.498 = 18.45 BRN and 7.56/1.334 = 5.67 NIN before the time efficiency.
 """
 
+from functools import partial
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -194,17 +196,18 @@ def build_csi2021(
     e0 = _choice(efficiency, CSI_EFFICIENCY, "efficiency")
     rel = load_csi2021(data_dir)
     target = stack_nuclei(cs133(r_p_fm[0], r_n_fm[0]), i127(r_p_fm[1], r_n_fm[1]))
-    t_top = float(jnp.max(t_max(c.E_NU_MAX_DELAYED, target.mass)))
+    t_top = float(np.max(t_max(c.E_NU_MAX_DELAYED, np.asarray(target.mass))))
     T, dT = recoil_grid(t_top, n_recoil)
     qf, eff = rel.qf_coeffs, rel.eff_coeffs
     variants = [(qf[q0], eff[e0])]
     for up, down in _QF_ROWS.values():
         variants += [(qf[up], eff[e0]), (qf[down], eff[e0])]
     variants += [(qf[q0], eff[1]), (qf[q0], eff[2])]
-    response = jnp.stack(
-        [csi_energy_response(T, pe, q, e, light_yield=light_yield) for q, e in variants]
+    response = np.stack(  # NumPy/SciPy: no compilation (see cevns_jax.response)
+        [csi_energy_response(T, pe, q, e, light_yield=light_yield, xp=np) for q, e in variants]
     )
-    t_fine, t_weight = time_weights(te, 0.01, csi_time_efficiency if time_efficiency else None)
+    t_eff = partial(csi_time_efficiency, xp=np) if time_efficiency else None
+    t_fine, t_weight = time_weights(te, 0.01, t_eff)
     pe_agg = aggregation_matrix(
         np.append(rel.brn_pe_centers - 0.5, rel.brn_pe_centers[-1] + 0.5), pe
     )

@@ -9,6 +9,7 @@ numeric content is arrays; names and labels are static. Builders live in
 
 import equinox as eqx
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array
 
 from ._types import float_array
@@ -104,7 +105,8 @@ class ShapeParams(eqx.Module):
         return cls(jnp.zeros(len(experiment.shape_names)), 0.0)
 
 
-def recoil_grid(t_top_mev: float, n: int) -> tuple[Array, Array]:
-    """Uniform midpoint grid on [0, t_top] (MeV): ``(T, dT)``, each (n,)."""
-    edges = jnp.linspace(0.0, t_top_mev, n + 1)
-    return 0.5 * (edges[1:] + edges[:-1]), jnp.diff(edges)
+def recoil_grid(t_top_mev: float, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Uniform midpoint grid on [0, t_top] (MeV): ``(T, dT)``, each (n,) (NumPy: built once,
+    when an experiment is)."""
+    edges = np.linspace(0.0, t_top_mev, n + 1)
+    return 0.5 * (edges[1:] + edges[:-1]), np.diff(edges)

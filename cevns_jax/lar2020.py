@@ -127,10 +127,11 @@ def build_lar2020(
     rel = load_lar2020(data_dir)
     p = rel.params
     target = stack_nuclei(ar40(r_p_fm, r_n_fm))
-    T, dT = recoil_grid(float(t_max(c.E_NU_MAX_DELAYED, target.mass[0])), n_recoil)
-    response = lar_energy_response(
-        T, rel.e_edges, p.qf_a, p.qf_b_per_kevnr, rel.eff_kevee, rel.eff, p.energy_resolution_a
-    )
+    T, dT = recoil_grid(float(t_max(c.E_NU_MAX_DELAYED, np.asarray(target.mass)[0])), n_recoil)
+    response = lar_energy_response(  # NumPy/SciPy: no compilation (see cevns_jax.response)
+        T, rel.e_edges, p.qf_a, p.qf_b_per_kevnr, rel.eff_kevee, rel.eff, p.energy_resolution_a,
+        xp=np,
+    )  # fmt: skip
     t_fine, t_weight = time_weights(rel.t_edges, 0.01)
     backgrounds = LArBackgrounds(
         nominal_3d=np.stack([getattr(rel, b) for b in _BACKGROUNDS]),

@@ -67,8 +67,8 @@ def tree_level_couplings(sin2_theta_w: float = c.SIN2_THETA_W_LOW) -> WeakCoupli
 
 
 def t_max(E: ArrayLike, mass: ArrayLike) -> Array:
-    """Maximal recoil energy 2E^2/(M + 2E) in MeV for neutrino energy E (MeV)."""
-    E = jnp.asarray(E)
+    """Maximal recoil energy 2E^2/(M + 2E) in MeV for neutrino energy E (MeV); NumPy in,
+    NumPy out."""
     return 2.0 * E**2 / (mass + 2.0 * E)
 
 

@@ -16,7 +16,6 @@ import os
 
 import equinox as eqx
 import numpy as np
-import uproot
 
 from ..errors import ConfigError
 from ._text import data_error
@@ -99,6 +98,8 @@ def read_sns_flux_2d(path: str | os.PathLike, *, energy_shift_mev: float = -0.5)
     if not np.isfinite(energy_shift_mev):
         raise ConfigError(f"energy_shift_mev must be finite, got {energy_shift_mev!r}.")
     try:
+        import uproot  # only when the table is read: a slow import
+
         root_file = uproot.open(path)
     except (OSError, ValueError) as exc:
         raise data_error(path, f"cannot be opened as a ROOT file ({exc})") from exc
