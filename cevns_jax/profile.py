@@ -135,20 +135,23 @@ class DampedNewton(AbstractSolver):
     tol: float = eqx.field(static=True, default=1e-5)
 
     def minimise(self, vgh, n: int) -> tuple[Array, Array]:
-        z0 = jnp.zeros(n)
-        f0, g0, h0, p0 = _unpack(vgh(z0))
-
-        def body(_, carry):
-            z, f, g, h, p, lam = carry
-            z_new = z + _damped_step(h, p, g, lam)
-            f_new, g_new, h_new, p_new = _unpack(vgh(z_new))
+        # Iteration 0 evaluates the start (always accepted, λ unchanged), iteration i > 0
+        # the i-th trial step: vgh appears once in the traced program (half the tracing
+        # and compilation of evaluating the start outside the loop).
+        def body(i, carry):
+            trial, z, f, g, h, p, lam = carry
+            f_new, g_new, h_new, p_new = _unpack(vgh(trial))
             ok = jnp.isfinite(f_new) & (f_new <= f) & jnp.all(jnp.isfinite(g_new))
+            ok = ok | (i == 0)
             pick = lambda a, b: jnp.where(ok, a, b)  # noqa: E731
-            lam = jnp.where(ok, self.shrink * lam, jnp.maximum(self.grow * lam, self.floor))
-            lam = jnp.clip(lam, 1e-12, 1e12)
-            new = (z_new, f_new, g_new, h_new, p_new)
-            return (*(pick(a, b) for a, b in zip(new, (z, f, g, h, p), strict=True)), lam)
+            step_lam = jnp.where(ok, self.shrink * lam, jnp.maximum(self.grow * lam, self.floor))
+            lam = jnp.where(i == 0, lam, jnp.clip(step_lam, 1e-12, 1e12))
+            new = (trial, f_new, g_new, h_new, p_new)
+            z, f, g, h, p = (pick(a, b) for a, b in zip(new, (z, f, g, h, p), strict=True))
+            return (z + _damped_step(h, p, g, lam), z, f, g, h, p, lam)
 
-        carry = (z0, f0, g0, h0, p0, jnp.asarray(self.damping, dtype=f0.dtype))
-        z, _, g, *_ = jax.lax.fori_loop(0, self.steps, body, carry)
+        z0 = jnp.zeros(n)
+        placeholders = (jnp.zeros(()), z0, jnp.zeros((n, n)), jnp.zeros((n, n)))  # f, ∇f, H, G
+        carry = (z0, z0, *placeholders, jnp.asarray(self.damping, dtype=z0.dtype))
+        _, z, _, g, *_ = jax.lax.fori_loop(0, self.steps + 1, body, carry)
         return z, jnp.linalg.norm(g)
