@@ -105,14 +105,22 @@ class ExactQuadratic(AbstractSolver):
     tol: float = eqx.field(static=True, default=1e-6)
 
     def minimise(self, vgh, n: int) -> tuple[Array, Array]:
-        _, grad, hess, _ = _unpack(vgh(jnp.zeros(n)))
-        z = _solve(hess, grad, self.ridge)
-        # one step of iterative refinement: far inside an excluded region the Hessian spans
-        # many decades and the first solve is accurate only to cond(H)·ε
-        grad = vgh(z)[1]
-        step = _solve(hess, grad, self.ridge)
+        # pass 0: the solve from z = 0; pass 1: one step of iterative refinement with the
+        # Hessian of pass 0 (far inside an excluded region the Hessian spans many decades
+        # and the first solve is accurate only to cond(H)·ε). A loop of two passes, so
+        # that vgh is traced and compiled once.
+        def body(i, carry):
+            z, hess0, *_ = carry
+            _, grad, hess, _ = _unpack(vgh(z))
+            hess0 = jnp.where(i == 0, hess, hess0)
+            step = _solve(hess0, grad, self.ridge)
+            return z + step, hess0, grad, step
+
+        z0 = jnp.zeros(n)
+        carry = (z0, jnp.zeros((n, n)), z0, z0)
+        z, hess, grad, step = jax.lax.fori_loop(0, 2, body, carry)
         # gradient after the step, exact for a quadratic: ∇χ²(z + δ) = ∇χ²(z) + H δ
-        return z + step, jnp.linalg.norm(grad + hess @ step)
+        return z, jnp.linalg.norm(grad + hess @ step)
 
 
 class DampedNewton(AbstractSolver):
