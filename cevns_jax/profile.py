@@ -66,36 +66,40 @@ def value_grad_hess(fn, z: Array) -> tuple[Array, Array, Array]:
 
 
 def cholesky(a: Array) -> Array:
-    """Lower Cholesky factor L (L Lᵀ = a) of a small (n, n) matrix in plain array ops;
-    NaN where ``a`` is not positive definite.
+    """Lower Cholesky factor L (L Lᵀ = a) of small (..., n, n) matrices in plain array
+    ops; NaN where ``a`` is not positive definite.
 
-    Written out column by column (n is the number of nuisances, ~10) instead of
+    A loop over the columns (n is the number of nuisances, ~10) instead of
     ``jnp.linalg.cholesky``: under ``vmap`` that is a batched LAPACK call which (jaxlib
     0.10, CPU) splits its batch over XLA's intra-op thread pool and blocks the calling
     pool thread until the pieces are done; when as many such calls run at once as the
     pool has threads (two independent factorisations per damped step, two cores), every
-    worker waits for work only a worker could do and the process hangs for ever. Plain
-    element-wise ops are also faster for batches of small matrices.
+    worker waits for work only a worker could do and the process hangs for ever. A
+    ``fori_loop`` (not an unrolled Python loop) keeps the compiled program small.
     """
-    n = a.shape[-1]
-    rows = jnp.arange(n)
-    factor = jnp.zeros_like(a)
-    for j in range(n):
-        v = a[:, j] - jnp.sum(factor * factor[j], axis=-1)  # columns >= j are still 0
-        factor = factor.at[:, j].set(jnp.where(rows >= j, v / jnp.sqrt(v[j]), 0.0))
-    return factor
+    rows = jnp.arange(a.shape[-1])
+
+    def column(j, factor):  # columns >= j of factor are still 0
+        v = a[..., :, j] - jnp.sum(factor * factor[..., j, None, :], axis=-1)
+        col = jnp.where(rows >= j, v / jnp.sqrt(v[..., j, None]), 0.0)
+        return factor.at[..., :, j].set(col)
+
+    return jax.lax.fori_loop(0, a.shape[-1], column, jnp.zeros_like(a))
 
 
 def cho_solve(factor: Array, b: Array) -> Array:
     """x with L Lᵀ x = b for the lower factor L of :func:`cholesky` (plain array ops)."""
     n = b.shape[-1]
-    y = jnp.zeros_like(b)
-    for i in range(n):  # forward: L y = b
-        y = y.at[i].set((b[i] - jnp.sum(factor[i] * y)) / factor[i, i])
-    x = jnp.zeros_like(b)
-    for i in reversed(range(n)):  # backward: Lᵀ x = y
-        x = x.at[i].set((y[i] - jnp.sum(factor[:, i] * x)) / factor[i, i])
-    return x
+
+    def forward(i, y):  # L y = b
+        return y.at[i].set((b[i] - jnp.sum(factor[i] * y)) / factor[i, i])
+
+    def backward(k, x):  # Lᵀ x = y
+        i = n - 1 - k
+        return x.at[i].set((y[i] - jnp.sum(factor[:, i] * x)) / factor[i, i])
+
+    y = jax.lax.fori_loop(0, n, forward, jnp.zeros_like(b))
+    return jax.lax.fori_loop(0, n, backward, jnp.zeros_like(b))
 
 
 def _solve(hess: Array, grad: Array, damping: Array) -> Array:
@@ -108,9 +112,8 @@ def _damped_step(hess: Array, fallback: Array, grad: Array, damping: Array) -> A
     """−(H + λI)⁻¹ ∇ by Cholesky where H + λI is positive definite, else −(G + λI)⁻¹ ∇
     with the positive semi-definite approximation G (NaN if that fails too)."""
     eye = jnp.eye(grad.shape[0], dtype=hess.dtype)
-    exact = cholesky(hess + damping * eye)
-    ok = jnp.all(jnp.isfinite(exact))
-    factor = jnp.where(ok, exact, cholesky(fallback + damping * eye))
+    exact, safe = cholesky(jnp.stack([hess, fallback]) + damping * eye)  # one column loop
+    factor = jnp.where(jnp.all(jnp.isfinite(exact)), exact, safe)
     return cho_solve(factor, -grad)
 
 
