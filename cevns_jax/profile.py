@@ -8,7 +8,7 @@ Two solvers, chosen by each likelihood (by type, as optimistix chooses solvers):
   iterations to tune and no tolerance to meet.
 * :class:`DampedNewton` — for a smooth non-quadratic χ² (the CsI Poisson deviance): a fixed
   number of Levenberg–Marquardt-damped Newton steps with exact second derivatives. Each
-  step solves (H + λI) δ = −∇χ² by Cholesky; where H + λI is not positive definite (the
+  step solves (H + λI) δ = −∇χ² (:func:`solve_spd`); where H + λI is not positive definite (the
   exact Hessian of a Poisson χ² is indefinite away from the minimum, e.g. where a shape
   morph bends the wrong way) the step uses the positive semi-definite Gauss–Newton part G
   of H instead, which always points downhill. A step that does not lower χ² (or is not
@@ -32,8 +32,7 @@ __all__ = [
     "DampedNewton",
     "ExactQuadratic",
     "ProfileResult",
-    "cho_solve",
-    "cholesky",
+    "solve_spd",
     "value_grad_hess",
 ]
 
@@ -65,56 +64,55 @@ def value_grad_hess(fn, z: Array) -> tuple[Array, Array, Array]:
     return value, grad, hess
 
 
-def cholesky(a: Array) -> Array:
-    """Lower Cholesky factor L (L Lᵀ = a) of small (..., n, n) matrices in plain array
-    ops; NaN where ``a`` is not positive definite.
+def solve_spd(a: Array, b: Array) -> tuple[Array, Array]:
+    """x = a⁻¹ b for small symmetric (..., n, n) matrices ``a`` and (..., n) ``b``, by
+    Gauss–Jordan elimination without pivoting, in plain array ops.
 
-    A loop over the columns (n is the number of nuisances, ~10) instead of
-    ``jnp.linalg.cholesky``: under ``vmap`` that is a batched LAPACK call which (jaxlib
-    0.10, CPU) splits its batch over XLA's intra-op thread pool and blocks the calling
-    pool thread until the pieces are done; when as many such calls run at once as the
-    pool has threads (two independent factorisations per damped step, two cores), every
-    worker waits for work only a worker could do and the process hangs for ever. A
-    ``fori_loop`` (not an unrolled Python loop) keeps the compiled program small.
+    The pivots of a symmetric matrix are all positive exactly when it is positive definite
+    (they are the squared diagonal of its Cholesky factor), so the elimination also tells
+    whether ``a`` is; there it is as stable as a Cholesky solve.
+
+    Plain ops and one ``fori_loop`` over the n columns (n is the number of nuisances, ~10)
+    instead of ``jnp.linalg``: under ``vmap`` those are batched LAPACK calls which (jaxlib
+    0.10, CPU) split their batch over XLA's intra-op thread pool and block the calling pool
+    thread until the pieces are done; when as many such calls run at once as the pool has
+    threads, every worker waits for work only a worker could do and the process hangs for
+    ever (seen with two factorisations per damped step on two cores). One loop instead of
+    a factorisation and two triangular solves keeps the compiled program small and fast.
+
+    Returns:
+        ``(x, positive_definite)``: (..., n) and (...) bool; x is meaningless where
+        ``positive_definite`` is False.
     """
-    rows = jnp.arange(a.shape[-1])
+    n = a.shape[-1]
+    first = jnp.arange(n)[:, None]
+    aug = jnp.concatenate([a, b[..., None]], axis=-1)  # (..., n, n + 1)
 
-    def column(j, factor):  # columns >= j of factor are still 0
-        v = a[..., :, j] - jnp.sum(factor * factor[..., j, None, :], axis=-1)
-        col = jnp.where(rows >= j, v / jnp.sqrt(v[..., j, None]), 0.0)
-        return factor.at[..., :, j].set(col)
+    def eliminate(j, carry):
+        m, smallest = carry
+        pivot = m[..., j, j]
+        row = m[..., j, :] / pivot[..., None]  # the normalised pivot row
+        m = m - m[..., :, j, None] * row[..., None, :]  # clears column j (row j too)
+        m = jnp.where(first == j, row[..., None, :], m)
+        return m, jnp.minimum(smallest, pivot)
 
-    return jax.lax.fori_loop(0, a.shape[-1], column, jnp.zeros_like(a))
-
-
-def cho_solve(factor: Array, b: Array) -> Array:
-    """x with L Lᵀ x = b for the lower factor L of :func:`cholesky` (plain array ops)."""
-    n = b.shape[-1]
-
-    def forward(i, y):  # L y = b
-        return y.at[i].set((b[i] - jnp.sum(factor[i] * y)) / factor[i, i])
-
-    def backward(k, x):  # Lᵀ x = y
-        i = n - 1 - k
-        return x.at[i].set((y[i] - jnp.sum(factor[:, i] * x)) / factor[i, i])
-
-    y = jax.lax.fori_loop(0, n, forward, jnp.zeros_like(b))
-    return jax.lax.fori_loop(0, n, backward, jnp.zeros_like(b))
+    m, smallest = jax.lax.fori_loop(0, n, eliminate, (aug, jnp.full(a.shape[:-2], jnp.inf)))
+    return m[..., n], smallest > 0.0
 
 
 def _solve(hess: Array, grad: Array, damping: Array) -> Array:
-    """−(H + λI)⁻¹ ∇ for a positive (semi-)definite H (Cholesky, :func:`cholesky`)."""
+    """−(H + λI)⁻¹ ∇ for a positive (semi-)definite H (:func:`solve_spd`)."""
     eye = jnp.eye(grad.shape[0], dtype=hess.dtype)
-    return cho_solve(cholesky(hess + damping * eye), -grad)
+    return solve_spd(hess + damping * eye, -grad)[0]
 
 
 def _damped_step(hess: Array, fallback: Array, grad: Array, damping: Array) -> Array:
-    """−(H + λI)⁻¹ ∇ by Cholesky where H + λI is positive definite, else −(G + λI)⁻¹ ∇
-    with the positive semi-definite approximation G (NaN if that fails too)."""
+    """−(H + λI)⁻¹ ∇ where H + λI is positive definite, else −(G + λI)⁻¹ ∇ with the
+    positive semi-definite approximation G (both solved in one elimination loop; NaN if
+    neither is positive definite)."""
     eye = jnp.eye(grad.shape[0], dtype=hess.dtype)
-    exact, safe = cholesky(jnp.stack([hess, fallback]) + damping * eye)  # one column loop
-    factor = jnp.where(jnp.all(jnp.isfinite(exact)), exact, safe)
-    return cho_solve(factor, -grad)
+    x, ok = solve_spd(jnp.stack([hess, fallback]) + damping * eye, jnp.stack([-grad, -grad]))
+    return jnp.where(ok[0], x[0], jnp.where(ok[1], x[1], jnp.nan))
 
 
 def _unpack(out):

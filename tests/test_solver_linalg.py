@@ -1,12 +1,12 @@
-"""The profilers' small dense linear algebra (:func:`cevns_jax.profile.cholesky`,
-:func:`cevns_jax.profile.cho_solve`): exact against NumPy, NaN on indefinite matrices, and
-no LAPACK call in a vmapped profile (batched LAPACK calls deadlocked the toys on CPU)."""
+"""The profilers' small dense linear algebra (:func:`cevns_jax.profile.solve_spd`): exact
+against NumPy, indefinite matrices flagged, and no LAPACK call in a vmapped profile
+(batched LAPACK calls deadlocked the toys on CPU)."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cevns_jax.profile import DampedNewton, ExactQuadratic, cho_solve, cholesky, value_grad_hess
+from cevns_jax.profile import DampedNewton, ExactQuadratic, solve_spd, value_grad_hess
 
 
 def _spd(n, seed):
@@ -14,19 +14,28 @@ def _spd(n, seed):
     return a @ a.T + 0.1 * np.eye(n)
 
 
-def test_cholesky_and_solve_match_numpy():
+def test_solve_matches_numpy():
     for n, seed in ((1, 0), (3, 1), (10, 2)):
         a = _spd(n, seed)
         b = np.random.default_rng(seed + 10).normal(size=n)
-        factor = np.asarray(cholesky(jnp.asarray(a)))
-        np.testing.assert_allclose(factor, np.linalg.cholesky(a), rtol=1e-12, atol=1e-13)
-        x = np.asarray(cho_solve(jnp.asarray(factor), jnp.asarray(b)))
-        np.testing.assert_allclose(x, np.linalg.solve(a, b), rtol=1e-10)
+        x, ok = solve_spd(jnp.asarray(a), jnp.asarray(b))
+        np.testing.assert_allclose(np.asarray(x), np.linalg.solve(a, b), rtol=1e-10)
+        assert bool(ok)
+    # batched, and ill-conditioned (scales spanning 12 decades, as far inside an excluded
+    # region): relative accuracy of a Cholesky solve
+    d = np.diag(10.0 ** np.linspace(-6, 6, 8))
+    a = np.stack([_spd(8, 5), d @ _spd(8, 6) @ d])
+    b = np.random.default_rng(7).normal(size=(2, 8))
+    x, ok = solve_spd(jnp.asarray(a), jnp.asarray(b))
+    for k in range(2):
+        np.testing.assert_allclose(np.asarray(x[k]), np.linalg.solve(a[k], b[k]), rtol=1e-8)
+    assert np.all(np.asarray(ok))
 
 
-def test_cholesky_of_an_indefinite_matrix_is_not_finite():
-    a = jnp.array([[1.0, 2.0], [2.0, 1.0]])  # eigenvalues 3 and -1
-    assert not np.all(np.isfinite(np.asarray(cholesky(a))))
+def test_indefinite_matrices_are_flagged():
+    a = jnp.array([[[1.0, 2.0], [2.0, 1.0]], [[2.0, 0.0], [0.0, -1e-3]], [[2.0, 1.0], [1.0, 2.0]]])
+    _, ok = solve_spd(a, jnp.ones((3, 2)))  # eigenvalues (3, -1), (2, -1e-3), (3, 1)
+    assert np.asarray(ok).tolist() == [False, False, True]
 
 
 def test_vmapped_profiles_call_no_lapack():
