@@ -135,4 +135,10 @@ def lar2020_settings() -> tuple[Setting, ...]:
              choice({"relative": 1.0, "absolute": 0.0}), f"{_PHYS} §8",
              "CEvNS systematics: relative shifts × our prediction, or the released "
              "absolute shifts", values=("relative", "absolute")),
+        _lik("f90", "f90_binned", "integrated", choice({"integrated": False, "binned": True}),
+             f"{_PHYS} §8", "fit (E_ee, t) with F90 summed, or the release's (E_ee, F90, t) "
+             "bins (our CEvNS × the released F90 shape)", values=("integrated", "binned")),
+        _lik("chi2", "poisson", "gaussian", choice({"gaussian": False, "poisson": True}),
+             f"{_PHYS} §8", "data term: Gaussian with σ_ij², or the Poisson deviance (needed "
+             "for f90=binned: low-count bins)", values=("gaussian", "poisson")),
     )  # fmt: skip

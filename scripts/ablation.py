@@ -52,6 +52,9 @@ VARIANTS = {
     "CsI no time efficiency": ["csi.time_efficiency=off"],
     "CsI linear BRN/NIN time shift": ["csi.neutron_interp=linear"],
     "form factor symmetrized Fermi": ["form_factor=symmetrized_fermi"],
+    "LAr Poisson χ² (F90 integrated)": ["lar.chi2=poisson"],
+    "LAr F90 binned, Poisson χ² (COHERENT's 3D fit)": ["lar.f90=binned", "lar.chi2=poisson"],
+    "LAr F90 binned, Gaussian σ_ij² (ill-defined)": ["lar.f90=binned"],
 }  # fmt: skip
 
 MODELS = ("universal", "B-L", "L_mu-L_tau", "scalar")
