@@ -38,22 +38,24 @@ def _nu(lik):
     return lik.nominal() + jnp.asarray(rng.normal(0, 1, 12)) * lik.widths() * 0.5
 
 
-def _hand_prediction(lar, nu, ours_2d):
-    """The 3D prediction by hand (numpy): CEvNS spread over F90 per energy bin, relative
-    released shifts per 3D bin."""
+def _hand_prediction(lar, nu, ours_2d, binned=True):
+    """The prediction by hand (numpy): in 3D, CEvNS spread over F90 per energy bin and
+    relative released shifts per 3D bin; else everything summed over F90 first."""
     bkg = lar.backgrounds
+    fold = (lambda x: x) if binned else (lambda x: x.sum(axis=-2))
     cv3 = np.asarray(bkg.cevns_released_3d)
     per_e = cv3.sum(axis=2)  # (n_e, n_f90)
-    frac = np.where(per_e.sum(1, keepdims=True) > 0, per_e / per_e.sum(1, keepdims=True), 0.0)
-    frac[per_e.sum(1) == 0] = per_e.sum(0) / per_e.sum()
-    ours = np.asarray(ours_2d)[:, None, :] * frac[:, :, None]
-    tpl = dict(zip(COMPONENTS[1:], np.asarray(bkg.nominal_3d), strict=True))
-    cv = {"cevns": cv3, **tpl}
+    norm = per_e.sum(1, keepdims=True)
+    frac = per_e / np.where(norm > 0, norm, 1.0)
+    frac[norm[:, 0] == 0] = per_e.sum(0) / per_e.sum()
+    ours = fold(np.asarray(ours_2d)[:, None, :] * frac[:, :, None])
+    tpl = dict(zip(COMPONENTS[1:], fold(np.asarray(bkg.nominal_3d)), strict=True))
+    cv = {"cevns": fold(cv3), **tpl}
     nominal = {"cevns": ours, **tpl}
     x = np.asarray(nu)
     factor = {k: np.full(ours.shape, v) for k, v in zip(COMPONENTS, x[:4], strict=True)}
     for eps, (comp, _), var in zip(
-        x[4:], LAR_SYSTEMATICS.values(), np.asarray(bkg.systematics_3d), strict=True
+        x[4:], LAR_SYSTEMATICS.values(), fold(np.asarray(bkg.systematics_3d)), strict=True
     ):
         with np.errstate(divide="ignore", invalid="ignore"):
             factor[comp] += eps * np.where(cv[comp] > 0, (var - cv[comp]) / cv[comp], 0.0)
@@ -75,15 +77,19 @@ def test_binned_chi2_equals_hand_computation(lar_lik, sm_2d):
     var = np.maximum(obs + np.asarray(lar.backgrounds.nominal_3d[2]) / 5, 1.0)
     hand_g = np.sum((obs - pred) ** 2 / var) + prior
     assert float(gauss.twice_nll(nu, signal)) == pytest.approx(hand_g, rel=1e-12)
-    assert (pred > 0).all()  # no smoothing of the Poisson mean at this point
-    logs = np.where(obs > 0, obs * np.log(np.where(obs > 0, obs, 1) / pred), 0.0)
-    hand_p = 2 * np.sum(pred - obs + logs) + prior
-    assert float(pois.twice_nll(nu, signal)) == pytest.approx(hand_p, rel=1e-9)
+    assert (pred > 0).all()
+    mu = 0.5 * (pred + np.sqrt(pred**2 + 1e-6))  # stats.smooth_positive (2.5e-7/μ per bin)
+    logs = np.where(obs > 0, obs * np.log(np.where(obs > 0, obs, 1) / mu), 0.0)
+    hand_p = 2 * np.sum(mu - obs + logs) + prior
+    assert float(pois.twice_nll(nu, signal)) == pytest.approx(hand_p, rel=1e-12)
     # the 2D Poisson deviance: the same formula on the F90-summed counts
     pois2 = _lik(lar_lik, "lar.chi2=poisson")
-    pred2, obs2 = pred.sum(axis=1), obs.sum(axis=1)
-    hand_2 = 2 * np.sum(pred2 - obs2 + obs2 * np.log(obs2 / pred2)) + prior
-    assert float(pois2.twice_nll(nu, sm_2d)) == pytest.approx(hand_2, rel=1e-9)
+    pred2, ours2 = _hand_prediction(lar, nu, sm_2d, binned=False)
+    np.testing.assert_allclose(ours2, sm_2d, rtol=1e-13)
+    obs2 = obs.sum(axis=1)
+    mu2 = 0.5 * (pred2 + np.sqrt(pred2**2 + 1e-6))
+    hand_2 = 2 * np.sum(mu2 - obs2 + obs2 * np.log(obs2 / mu2)) + prior
+    assert float(pois2.twice_nll(nu, sm_2d)) == pytest.approx(hand_2, rel=1e-12)
     # defaults untouched: integrated Gaussian, exact solver; Poisson gets DampedNewton
     assert not lar_lik.settings.f90_binned and not lar_lik.settings.poisson
     assert isinstance(gauss.solver, ExactQuadratic) and isinstance(pois.solver, DampedNewton)
