@@ -66,9 +66,11 @@ def _damped_step(hess: Array, fallback: Array, grad: Array, damping: Array) -> A
     """−(H + λI)⁻¹ ∇ by Cholesky where H + λI is positive definite, else −(G + λI)⁻¹ ∇
     with the positive semi-definite approximation G (NaN if that fails too)."""
     eye = jnp.eye(grad.shape[0], dtype=hess.dtype)
-    exact = jnp.linalg.cholesky(hess + damping * eye)
-    ok = jnp.all(jnp.isfinite(exact))
-    factor = jnp.where(ok, exact, jnp.linalg.cholesky(fallback + damping * eye))
+    ok = jnp.all(jnp.isfinite(jnp.linalg.cholesky(hess + damping * eye)))
+    # the second factorisation depends on the first: two independent batched Cholesky
+    # kernels run concurrently on XLA's CPU pool can each wait in jaxlib's ParallelBatchMap
+    # for a thread the other holds (a deadlock seen with 2 threads); the result is the same
+    factor = jnp.linalg.cholesky(jnp.where(ok, hess, fallback) + damping * eye)
     return jax.scipy.linalg.cho_solve((factor, True), -grad)
 
 
