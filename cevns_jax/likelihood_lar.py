@@ -114,7 +114,8 @@ class LArLikelihood(AbstractLikelihood):
     Attributes:
         experiment: the LAr experiment (:func:`cevns_jax.lar2020.build_lar2020`).
         settings: :class:`LArSettings`.
-        solver: the profiler (default :class:`~cevns_jax.profile.ExactQuadratic`).
+        solver: the profiler (default :class:`~cevns_jax.profile.ExactQuadratic`; with
+            ``settings.poisson`` :class:`~cevns_jax.profile.DampedNewton`).
     """
 
     experiment: Experiment
