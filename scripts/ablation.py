@@ -55,6 +55,10 @@ VARIANTS = {
     "LAr Poisson χ² (F90 integrated)": ["lar.chi2=poisson"],
     "LAr F90 binned, Poisson χ² (COHERENT's 3D fit)": ["lar.f90=binned", "lar.chi2=poisson"],
     "LAr F90 binned, Gaussian σ_ij² (ill-defined)": ["lar.f90=binned"],
+    "CsI finer binning (PE 4 wide; t 0.5 μs after 1 μs)": [
+        "csi.pe_edges=0,8,12,16,20,24,28,32,36,40,44,48,52,56,60",
+        "csi.t_edges=0,0.125,0.25,0.375,0.5,0.625,0.75,0.875,1,1.5,2,2.5,3,3.5,4,4.5,5,5.5,6",
+    ],
 }  # fmt: skip
 
 MODELS = ("universal", "B-L", "L_mu-L_tau", "scalar")
