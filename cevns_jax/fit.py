@@ -169,7 +169,7 @@ def fit_sm(
         significance_sigma=math.sqrt(max(chi2_0 - chi2_min, 0.0)),
         chi2_min=chi2_min,
         chi2_no_cevns=chi2_0,
-        ndof=int(np.prod(lik.experiment.observed.shape)) - 1,
+        ndof=int(np.size(comps["cevns"])) - 1,  # the likelihood's bins
         nuisances=nuisance_table(lik, best.nuisances),
         converged=converged,
         best_fit=best,

@@ -4,7 +4,9 @@ Defaults follow the release YAML and docs/physics.md §3–4: 24.4 kg Ar-40 at 2
 POT, 0.09 ν per flavour per POT; QF = 0.246 + 0.00078 T[keVnr]; σ/E = 0.58/√E[keVee];
 the released efficiency table; Gaussian proton pulse of mean 0.44 μs and width 0.15 μs.
 The binning is the release's: 12 energy bins (0–120 keVee) × 10 time bins (0.5 μs from
-−0.1 μs); F90 (8 bins, 0.5–0.9) is integrated out in the 2D form.
+−0.1 μs); F90 (8 bins, 0.5–0.9) is integrated out in the 2D form (the experiment's
+``observed``); the 3D form (E_ee × F90 × t) is kept in :class:`LArBackgrounds` for the
+F90-binned likelihood (``LArSettings.f90_binned``).
 
 Our CEvNS prediction comes from physics; the released CEvNS template only supplies the F90
 shape (:meth:`LArBackgrounds.cevns_3d`) and serves as validation. Backgrounds are the
@@ -49,6 +51,8 @@ class LArBackgrounds(AbstractBackgrounds):
 
     Attributes:
         nominal_3d: (3, n_e, n_f90, n_t) prompt BRN, delayed BRN, SS.
+        observed_3d: (n_e, n_f90, n_t) observed counts (the experiment's ``observed`` is
+            their sum over F90).
         cevns_released_3d: (n_e, n_f90, n_t) the released CEvNS template (128 events).
         systematics_3d: (n_sys, n_e, n_f90, n_t) shape-systematic variants, in the order of
             :data:`LAR_SYSTEMATICS`.
@@ -56,6 +60,7 @@ class LArBackgrounds(AbstractBackgrounds):
     """
 
     nominal_3d: Array = eqx.field(converter=float_array)
+    observed_3d: Array = eqx.field(converter=float_array)
     cevns_released_3d: Array = eqx.field(converter=float_array)
     systematics_3d: Array = eqx.field(converter=float_array)
     f90_edges: Array = eqx.field(converter=float_array)
@@ -135,6 +140,7 @@ def build_lar2020(
     t_fine, t_weight = time_weights(rel.t_edges, 0.01)
     backgrounds = LArBackgrounds(
         nominal_3d=np.stack([getattr(rel, b) for b in _BACKGROUNDS]),
+        observed_3d=rel.observed,
         cevns_released_3d=rel.cevns,
         systematics_3d=np.stack([getattr(rel, f) for _, f in LAR_SYSTEMATICS.values()]),
         f90_edges=rel.f90_edges,

@@ -125,7 +125,7 @@ class AbstractLikelihood(eqx.Module):
         inv_w2 = jnp.where(free, 0.0, 1.0 / jnp.where(free, 1.0, width) ** 2)
         total = jnp.sum(cevns)
         ok = total > 0.0
-        excess = jnp.sum(self.experiment.observed - rest)
+        excess = jnp.sum(self.experiment.observed) - jnp.sum(rest)  # any binning of the data
         a0 = jnp.clip(jnp.where(ok, excess / jnp.where(ok, total, 1.0), 1.0), 0.0, 1.0)
 
         def newton(_, a):

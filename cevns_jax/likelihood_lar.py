@@ -1,17 +1,28 @@
-"""LAr 2020 likelihood: Gaussian χ² with normalisation and released shape systematics.
+"""LAr 2020 likelihood: Gaussian (or Poisson) χ² with normalisations and released shape
+systematics, binned in (E_ee, t) with F90 integrated, or in the released (E_ee, F90, t).
 
-    χ²_Ar = Σ_ij (N^exp_ij − Σ_z (a_z + Σ_l ε_l r_l,ij) N^z_ij)² / σ_ij²
-            + Σ_z ((a_z − 1)/σ_z)² + Σ_l ε_l²
-    r_l,ij = (N^sys_l,ij − N^CV_z(l),ij) / N^CV_z(l),ij,     σ_ij² = N^exp_ij + N^SS_ij / 5
+    χ²_Ar = Σ_b (N^exp_b − μ_b)² / σ_b² + Σ_z ((a_z − 1)/σ_z)² + Σ_l ε_l²
+    μ_b = Σ_z (a_z + Σ_l ε_l r_l,b) N^z_b
+    r_l,b = (N^sys_l,b − N^CV_z(l),b) / N^CV_z(l),b,     σ_b² = N^exp_b + N^SS_b / 5
 
 z ∈ {CEvNS, prompt BRN, delayed BRN, SS} with factors a_z (nominal 1); l runs over the
 released shape systematics (:data:`cevns_jax.lar2020.LAR_SYSTEMATICS`, one ε each), each a
 relative shift of its component with respect to that component's released central value.
 The CEvNS shifts are relative to the *released* CEvNS template and applied to *our*
-prediction; where the central value is 0 the shift is 0. Binned in (E_ee, t), F90 summed.
+prediction; where the central value is 0 the shift is 0.
 
-The prediction is linear in all 12 nuisances, so χ² is exactly quadratic and the profile
-is one linear solve (:class:`~cevns_jax.profile.ExactQuadratic`).
+Bins b: (E_ee, t) with F90 summed (default, as docs/physics.md §8 reads arXiv:2202.11002),
+or, with ``f90_binned``, the release's 12 × 8 × 10 (E_ee, F90, t) bins, our CEvNS
+prediction spread over F90 with the released CEvNS template's F90 shape per energy bin
+(:meth:`~cevns_jax.lar2020.LArBackgrounds.cevns_3d`) and backgrounds, systematics and data
+from the released 3D histograms. With ``poisson`` the data term is the Poisson deviance
+2 Σ_b [μ_b − N_b + N_b ln(N_b/μ_b)] instead (no σ_b): the Gaussian σ_b² = N^exp_b + N^SS_b/5
+is not a variance estimate where counts are few (153 of the 960 3D bins are empty and
+718 hold < 5 events: an empty bin would get σ² = N^SS/5 < 2 and pull μ towards 0).
+
+The prediction is linear in all 12 nuisances, so the Gaussian χ² is exactly quadratic and
+the profile is one linear solve (:class:`~cevns_jax.profile.ExactQuadratic`); the Poisson
+deviance is convex in them and profiled by :class:`~cevns_jax.profile.DampedNewton`.
 """
 
 import equinox as eqx
@@ -23,9 +34,14 @@ from ._types import float_array
 from .experiment import Experiment
 from .lar2020 import LAR_SYSTEMATICS
 from .likelihood import AbstractLikelihood
-from .profile import AbstractSolver, ExactQuadratic
+from .profile import AbstractSolver, DampedNewton, ExactQuadratic
 from .rates import counts_from_spectrum
-from .stats import gaussian_chi2, gaussian_chi2_derivatives
+from .stats import (
+    gaussian_chi2,
+    gaussian_chi2_derivatives,
+    poisson_chi2,
+    poisson_chi2_derivatives,
+)
 
 __all__ = ["LAR_COMPONENTS", "LArLikelihood", "LArSettings"]
 
@@ -57,6 +73,10 @@ class LArSettings(eqx.Module):
             0 adds the released absolute shifts N^sys_l − N^CV (independent of our
             prediction, so they do not scale with a mediator's signal). Values in between
             interpolate.
+        f90_binned: (static) fit the release's (E_ee, F90, t) bins instead of (E_ee, t)
+            with F90 summed (default ``False``).
+        poisson: (static) Poisson deviance instead of the Gaussian χ² (default ``False``;
+            ``ss_sample_ratio`` then does not enter); profiled by DampedNewton.
     """
 
     sigma_cevns: Array = eqx.field(converter=float_array, default=0.13)
@@ -67,6 +87,8 @@ class LArSettings(eqx.Module):
     ss_sample_ratio: Array = eqx.field(converter=float_array, default=5.0)
     systematics: Array = eqx.field(converter=float_array, default=(1.0,) * len(LAR_SYSTEMATICS))
     cevns_shift_relative: Array = eqx.field(converter=float_array, default=1.0)
+    f90_binned: bool = eqx.field(static=True, default=False)
+    poisson: bool = eqx.field(static=True, default=False)
 
     def __check_init__(self):
         if self.systematics.shape != (len(LAR_SYSTEMATICS),):
@@ -80,22 +102,10 @@ class LArSettings(eqx.Module):
         return eqx.tree_at(lambda s: s.sigma_cevns, self, jnp.asarray(jnp.inf, dtype=float))
 
 
-def _released_shifts(exp: Experiment) -> tuple[Array, Array]:
-    """(N^sys_l − N^CV, N^CV) of each released systematic and its component's released
-    central value, (n_sys, n_e, n_t) each."""
-    bkg = exp.backgrounds
-    tpl = bkg.templates(exp)
-    cv = jnp.stack([bkg.cevns_released()] + [tpl[c] for c in LAR_COMPONENTS[1:]])
-    cv_l = cv[_SYS_COMPONENT]
-    return bkg.systematics() - cv_l, cv_l
-
-
-def lar_relative_shifts(exp: Experiment) -> Float[Array, "nsys ne nt"]:
-    """r_l = (N^sys_l − N^CV)/N^CV of each released systematic w.r.t. its component's
-    released central value (0 where the central value is 0)."""
-    diff, cv_l = _released_shifts(exp)
-    pos = cv_l > 0.0
-    return jnp.where(pos, diff / jnp.where(pos, cv_l, 1.0), 0.0)
+def _relative(diff: Array, cv: Array) -> Array:
+    """r = diff / cv (0 where the central value cv is 0)."""
+    pos = cv > 0.0
+    return jnp.where(pos, diff / jnp.where(pos, cv, 1.0), 0.0)
 
 
 class LArLikelihood(AbstractLikelihood):
@@ -104,7 +114,8 @@ class LArLikelihood(AbstractLikelihood):
     Attributes:
         experiment: the LAr experiment (:func:`cevns_jax.lar2020.build_lar2020`).
         settings: :class:`LArSettings`.
-        solver: the profiler (default :class:`~cevns_jax.profile.ExactQuadratic`).
+        solver: the profiler (default :class:`~cevns_jax.profile.ExactQuadratic`; with
+            ``settings.poisson`` :class:`~cevns_jax.profile.DampedNewton`).
     """
 
     experiment: Experiment
@@ -124,7 +135,9 @@ class LArLikelihood(AbstractLikelihood):
     ):
         self.experiment = experiment
         self.settings = LArSettings() if settings is None else settings
-        self.solver = ExactQuadratic() if solver is None else solver
+        if solver is None:
+            solver = DampedNewton() if self.settings.poisson else ExactQuadratic()
+        self.solver = solver
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -142,53 +155,84 @@ class LArLikelihood(AbstractLikelihood):
             jnp.broadcast_to(s.sigma_eps, (len(LAR_SYSTEMATICS),)),
         ])  # fmt: skip
 
-    def signal(self, spectrum: Float[Array, "... 3 nT"]) -> Float[Array, "... ne nt"]:
-        """CEvNS counts in the (E_ee, t) bins, summed over sources, (..., n_e, n_t)."""
-        return counts_from_spectrum(self.experiment, spectrum).sum(axis=-3)
+    def signal(self, spectrum: Float[Array, "... 3 nT"]) -> Array:
+        """CEvNS counts in the analysis bins, summed over sources: (..., n_e, n_t), or
+        (..., n_e, n_f90, n_t) with ``f90_binned``."""
+        counts = counts_from_spectrum(self.experiment, spectrum).sum(axis=-3)
+        if self.settings.f90_binned:
+            return self.experiment.backgrounds.cevns_3d(counts)
+        return counts
+
+    def observed(self) -> Array:
+        """The observed counts in the analysis bins (see :meth:`signal`)."""
+        exp = self.experiment
+        return exp.backgrounds.observed_3d if self.settings.f90_binned else exp.observed
+
+    def _release(self) -> tuple[Array, Array, Array]:
+        """Released (3, *bins) backgrounds, (*bins) CEvNS template and (n_sys, *bins)
+        systematic variants in the analysis bins (summed over F90 unless ``f90_binned``)."""
+        bkg = self.experiment.backgrounds
+        arrays = (bkg.nominal_3d, bkg.cevns_released_3d, bkg.systematics_3d)
+        if self.settings.f90_binned:
+            return arrays
+        return tuple(jnp.sum(x, axis=-2) for x in arrays)
 
     def variance(self) -> Array:
-        """σ_ij² = N^exp + N^SS / ratio (floored at :data:`SIGMA2_FLOOR`), (n_e, n_t)."""
-        exp = self.experiment
-        ss = exp.backgrounds.templates(exp)["ss"]
-        return jnp.maximum(exp.observed + ss / self.settings.ss_sample_ratio, SIGMA2_FLOOR)
+        """σ_b² = N^exp + N^SS / ratio (floored at :data:`SIGMA2_FLOOR`), (*bins)."""
+        ss = self._release()[0][LAR_COMPONENTS.index("ss") - 1]
+        return jnp.maximum(self.observed() + ss / self.settings.ss_sample_ratio, SIGMA2_FLOOR)
 
     def _templates(self, signal: Array) -> tuple[Array, Array]:
-        """(4, n_e, n_t) nominal components and (n_sys, n_e, n_t) shifted components
+        """(4, *bins) nominal components and (n_sys, *bins) shifted components
         r_l N^z(l) (what each ε_l adds per unit; for CEvNS, blended with the released
         absolute shift by ``cevns_shift_relative``; 0 for a systematic switched off)."""
-        exp = self.experiment
         s = self.settings
-        tpl = exp.backgrounds.templates(exp)
-        nominal = jnp.stack([signal] + [tpl[c] for c in LAR_COMPONENTS[1:]])
-        relative = lar_relative_shifts(exp) * nominal[_SYS_COMPONENT]
-        w = jnp.where(jnp.asarray(_SYS_COMPONENT == 0)[:, None, None], s.cevns_shift_relative, 1.0)
-        shifted = w * relative + (1.0 - w) * _released_shifts(exp)[0]
-        return nominal, s.systematics[:, None, None] * shifted
+        backgrounds, cevns_released, systematics = self._release()
+        nominal = jnp.concatenate([signal[None], backgrounds])
+        cv = jnp.concatenate([cevns_released[None], backgrounds])[_SYS_COMPONENT]
+        diff = systematics - cv
+        relative = _relative(diff, cv) * nominal[_SYS_COMPONENT]
+        w = jnp.where(jnp.asarray(_SYS_COMPONENT == 0), s.cevns_shift_relative, 1.0)
+        w = w.reshape((-1,) + (1,) * (signal.ndim))
+        shifted = w * relative + (1.0 - w) * diff
+        return nominal, s.systematics.reshape(w.shape) * shifted
 
     def components(self, nu: Array, signal: Array) -> dict[str, Array]:
         nominal, shifted = self._templates(signal)
         onehot = jnp.asarray(_SYS_COMPONENT[:, None] == np.arange(len(LAR_COMPONENTS)), float)
-        scaled = nu[:4, None, None] * nominal + jnp.einsum(
-            "l,lz,lij->zij", nu[4:], onehot, shifted
+        bins = (1,) * signal.ndim
+        scaled = nu[:4].reshape((-1, *bins)) * nominal + jnp.einsum(
+            "l,lz,l...->z...", nu[4:], onehot, shifted
         )
         return dict(zip(LAR_COMPONENTS, scaled, strict=True))
 
     def linearize(self, nu: Array, signal: Array) -> tuple[Array, Array]:
         """The prediction is linear: μ = Σ_k ν_k J_k with J = [N^z ..., r_l N^z(l) ...]."""
         nominal, shifted = self._templates(signal)
-        jac = jnp.concatenate([nominal, shifted])  # (12, n_e, n_t)
-        return jnp.sum(nu[:, None, None] * jac, axis=0), jac
+        jac = jnp.concatenate([nominal, shifted])  # (12, *bins)
+        return jnp.sum(nu.reshape((-1,) + (1,) * signal.ndim) * jac, axis=0), jac
 
     def curvature(self, nu: Array, signal: Array, weights: Array) -> Array:
         """Zero: the prediction is linear in the nuisances."""
         return jnp.zeros((nu.shape[0], nu.shape[0]), dtype=nu.dtype)
 
     def subtracted_variance(self) -> Array:
-        """Variance of data − steady state: the χ²'s own σ_ij²."""
+        """Variance of data − steady state: the Gaussian χ²'s own σ_b²."""
         return self.variance()
 
     def data_chi2(self, expected: Array) -> Array:
-        return gaussian_chi2(self.experiment.observed, expected, self.variance())
+        if self.settings.poisson:
+            return poisson_chi2(self.observed(), expected)
+        return gaussian_chi2(self.observed(), expected, self.variance())
 
     def data_derivatives(self, expected: Array) -> tuple[Array, Array, Array]:
-        return gaussian_chi2_derivatives(self.experiment.observed, expected, self.variance())
+        if self.settings.poisson:
+            return poisson_chi2_derivatives(self.observed(), expected)
+        return gaussian_chi2_derivatives(self.observed(), expected, self.variance())
+
+    def replace_settings(self, settings: LArSettings) -> "LArLikelihood":
+        """The same likelihood with other settings; the solver follows ``poisson`` when it
+        changes (ExactQuadratic is exact only for the Gaussian χ²)."""
+        if settings.poisson == self.settings.poisson:
+            return super().replace_settings(settings)
+        return LArLikelihood(self.experiment, settings)

@@ -5,7 +5,7 @@ COHERENT papers (CsI: arXiv:2110.07730; LAr: arXiv:2003.10630 and the release YA
 the analysis of arXiv:2202.11002 as docs/physics.md reads it.
 """
 
-from .csi2021 import CSI_EFFICIENCY, CSI_QUENCHING
+from .csi2021 import CSI_EFFICIENCY, CSI_PE_EDGES, CSI_QUENCHING, CSI_T_EDGES
 from .lar2020 import LAR_SYSTEMATICS
 from .nuclei import Helm, KleinNystrand, SymmetrizedFermi
 from .settings import Setting, choice, factory, number, switch
@@ -46,6 +46,21 @@ def _common(pulse_mean: str, pulse_src: str) -> tuple[Setting, ...]:
     )  # fmt: skip
 
 
+def _edges(release: tuple[float, ...]):
+    """A parser of bin edges: ``release`` (the given ones) or a comma list of numbers
+    (the builder checks order and range)."""
+
+    def parse(text: str) -> tuple[float, ...]:
+        if text == "release":
+            return tuple(release)
+        try:
+            return tuple(float(x) for x in text.split(","))
+        except ValueError:
+            raise ValueError(f"use release or a comma list of edges, got {text!r}") from None
+
+    return parse
+
+
 def csi2021_settings() -> tuple[Setting, ...]:
     """The named settings of CsI 2021."""
     rel = "CsI 2021 release"
@@ -68,6 +83,10 @@ def csi2021_settings() -> tuple[Setting, ...]:
              "time efficiency (1 to 0.52 μs, then exp(−0.0494/μs (t − 0.52 μs)))",
              values=("on", "off")),
         _exp("light_yield", "light_yield", "13.35", number(1.0, 100.0), rel, "PE per keVee"),
+        _exp("pe_edges", "pe_edges", "release", _edges(CSI_PE_EDGES), f"{_PHYS} §4 (verify)",
+             "analysis PE edges: release (9 bins 0–60 PE) or a comma list"),
+        _exp("t_edges", "t_edges", "release", _edges(CSI_T_EDGES), f"{_PHYS} §4 (verify)",
+             "analysis time edges (μs): release (11 bins 0–6 μs) or a comma list"),
         _exp("n_pot", "n_pot", "3.198e23", number(1e20, 1e26), "arXiv:2110.07730 (13.99 GWh)",
              "protons on target"),
         _exp("nu_per_pot", "nu_per_pot", "0.0848", number(1e-3, 1.0),
@@ -135,4 +154,10 @@ def lar2020_settings() -> tuple[Setting, ...]:
              choice({"relative": 1.0, "absolute": 0.0}), f"{_PHYS} §8",
              "CEvNS systematics: relative shifts × our prediction, or the released "
              "absolute shifts", values=("relative", "absolute")),
+        _lik("f90", "f90_binned", "integrated", choice({"integrated": False, "binned": True}),
+             f"{_PHYS} §8", "fit (E_ee, t) with F90 summed, or the release's (E_ee, F90, t) "
+             "bins (our CEvNS × the released F90 shape)", values=("integrated", "binned")),
+        _lik("chi2", "poisson", "gaussian", choice({"gaussian": False, "poisson": True}),
+             f"{_PHYS} §8", "data term: Gaussian with σ_ij², or the Poisson deviance (needed "
+             "for f90=binned: low-count bins)", values=("gaussian", "poisson")),
     )  # fmt: skip

@@ -109,6 +109,8 @@ def _(lik: CsILikelihood, templates: bool = False) -> ToySpec:
 @toy_spec.register
 def _(lik: LArLikelihood, templates: bool = False) -> ToySpec:
     # the LAr beam-off SS sample enters the χ² variance and a 0.79 % prior: kept fixed
+    if lik.settings.f90_binned:  # the data the likelihood reads (LArLikelihood.observed)
+        return ToySpec(where=lambda lk: (lk.experiment.backgrounds.observed_3d,), expected=_counts)
     return ToySpec(where=lambda lk: (lk.experiment.observed,), expected=_counts)
 
 

@@ -52,6 +52,13 @@ VARIANTS = {
     "CsI no time efficiency": ["csi.time_efficiency=off"],
     "CsI linear BRN/NIN time shift": ["csi.neutron_interp=linear"],
     "form factor symmetrized Fermi": ["form_factor=symmetrized_fermi"],
+    "LAr Poisson χ² (F90 integrated)": ["lar.chi2=poisson"],
+    "LAr F90 binned, Poisson χ² (COHERENT's 3D fit)": ["lar.f90=binned", "lar.chi2=poisson"],
+    "LAr F90 binned, Gaussian σ_ij² (ill-defined)": ["lar.f90=binned"],
+    "CsI finer binning (PE 4 wide; t 0.5 μs after 1 μs)": [
+        "csi.pe_edges=0,8,12,16,20,24,28,32,36,40,44,48,52,56,60",
+        "csi.t_edges=0,0.125,0.25,0.375,0.5,0.625,0.75,0.875,1,1.5,2,2.5,3,3.5,4,4.5,5,5.5,6",
+    ],
 }  # fmt: skip
 
 MODELS = ("universal", "B-L", "L_mu-L_tau", "scalar")
@@ -134,57 +141,91 @@ def _closer(r: dict) -> tuple[float, bool]:
     return (r["ratio_outer"] if outer else r["ratio"]), bool(outer)
 
 
+_SHORT = {"universal": "U", "B-L": "B−L", "L_mu-L_tau": "μτ", "scalar": "S"}
+_DSHORT = {"csi": "CsI", "lar": "Ar", "csi+lar": "C+A"}
+#: a ratio that changes by more than this from the default's is listed as moved
+MOVED = 0.03
+
+
+def _label(key) -> str:
+    m, d, g = key
+    return f"{_SHORT[m]} {_DSHORT[d]} {g[0]}"
+
+
+def _cells(res: dict) -> dict:
+    """entry key -> (ratio of the reading closer to the paper, outer?) of one variant."""
+    return {(r["model"], r["data"], r["regime"]): _closer(r) for r in res["rows"]}
+
+
 def markdown(results: dict) -> str:
-    """Two tables: ratio to the paper per variant and entry (the reading closer to the
-    paper; ``°`` = the outer edge of an island), with SM predictions/fits; and the barrier
-    heights of the island entries."""
+    """The one-page report: the default's 24 ratios; per variant its SM numbers, its count
+    within 10 % and only the entries that move (by more than :data:`MOVED` in ratio, ``°`` =
+    the outer edge of an island); the island barriers of the variants that change them.
+    Every number of every variant is in the JSON."""
     names = list(results)
-    base = results[names[0]]["rows"]
-    cols = [(r["model"], r["data"], r["regime"]) for r in base]
-    short = {"universal": "U", "B-L": "B−L", "L_mu-L_tau": "μτ", "scalar": "S"}
-    dshort = {"csi": "CsI", "lar": "Ar", "csi+lar": "C+A"}
-    head = [f"{short[m]} {dshort[d]} {g[0]}" for m, d, g in cols]
-    lines = [
-        "| variant | CsI pred/fit | Ar pred/fit | ≤10 % | " + " | ".join(head) + " |",
-        "|---|---|---|---|" + "---|" * len(cols),
-    ]
-    islands = [k for k in cols if any(
-        {(r["model"], r["data"], r["regime"]): r for r in results[n]["rows"]}[k]["island"]
-        for n in names)]  # fmt: skip
-    blines = [
-        "| variant | "
-        + " | ".join(f"{short[m]} {dshort[d]} {g[0]}" for m, d, g in islands)
-        + " |",
-        "|---|" + "---|" * len(islands),
-    ]
+    base = _cells(results[names[0]])
+    cols = list(base)
+    out = ["| entry | " + " | ".join(_label(k) for k in cols) + " |",
+           "|---|" + "---|" * len(cols),
+           "| ratio | " + " | ".join(f"{v:.2f}" + ("°" if o else "") for v, o in base.values())
+           + " |", "",
+           "| variant | CsI pred/fit | Ar pred/fit (σ) | ≤10 % | entries that move |",
+           "|---|---|---|---|---|"]  # fmt: skip
     for name in names:
         res = results[name]
-        rows = {(r["model"], r["data"], r["regime"]): r for r in res["rows"]}
-        cells, n10 = [], 0
-        for key in cols:
-            ratio, outer = _closer(rows[key])
-            n10 += abs(ratio - 1) <= 0.10
-            cells.append(f"{ratio:.2f}" + ("°" if outer else ""))
+        cells = _cells(res)
+        n10 = sum(abs(v - 1) <= 0.10 for v, _ in cells.values())
+        moved = [
+            f"{_label(k)} {base[k][0]:.2f}{'°' * base[k][1]}→{v:.2f}{'°' * o}"
+            for k, (v, o) in cells.items()
+            if abs(v - base[k][0]) > MOVED or o != base[k][1]
+        ]
         sm = res["sm"]
-        lines.append(
+        out.append(
             f"| {name} | {sm['csi']['predicted']:.0f}/{sm['csi']['fitted']:.0f} | "
-            f"{sm['lar']['predicted']:.0f}/{sm['lar']['fitted']:.0f} | {n10} | "
-            + " | ".join(cells)
+            f"{sm['lar']['predicted']:.0f}/{sm['lar']['fitted']:.0f} "
+            f"({sm['lar']['significance']:.1f}) | {n10} | "
+            + (("; ".join(moved) or "none") if name != names[0] else "(reference)")
             + " |"
         )
-        bcells = []
-        for key in islands:
-            r = rows[key]
-            bcells.append(
-                f"{r['barrier']:.1f} ({r['island_min']:.1f})" if r.get("barrier") else "–"
+    out += [
+        "",
+        "Barrier heights Δχ² (island minimum): the default and the variants that "
+        "open or close an island or move a barrier below 20 by more than 0.5:",
+        "",
+    ]
+    out += _barriers(results)
+    return "\n".join(out) + "\n"
+
+
+def _barriers(results: dict) -> list[str]:
+    """Barrier table rows: the default and the variants that change a barrier."""
+    names = list(results)
+    rows = {n: {(r["model"], r["data"], r["regime"]): r for r in results[n]["rows"]}
+            for n in names}  # fmt: skip
+    keys = [k for k in rows[names[0]] if any(rows[n][k]["island"] for n in names)]
+
+    def cell(r):
+        return f"{r['barrier']:.1f} ({r['island_min']:.1f})" if r.get("barrier") else "–"
+
+    def differs(n):
+        a, b = rows[n], rows[names[0]]
+        return any(
+            bool(a[k].get("barrier")) != bool(b[k].get("barrier"))
+            or (
+                a[k].get("barrier")
+                and min(a[k]["barrier"], b[k]["barrier"]) < 20
+                and abs(a[k]["barrier"] - b[k]["barrier"]) > 0.5
             )
-        blines.append(f"| {name} | " + " | ".join(bcells) + " |")
-    return (
-        "\n".join(lines)
-        + "\n\nBarrier heights Δχ² (island minimum):\n\n"
-        + "\n".join(blines)
-        + "\n"
-    )
+            for k in keys
+        )
+
+    lines = ["| variant | " + " | ".join(_label(k) for k in keys) + " |",
+             "|---|" + "---|" * len(keys)]  # fmt: skip
+    for n in names:
+        if n == names[0] or differs(n):
+            lines.append(f"| {n} | " + " | ".join(cell(rows[n][k]) for k in keys) + " |")
+    return lines
 
 
 def main(argv=None) -> int:

@@ -24,3 +24,20 @@ def test_barrier_and_island_minimum():
     assert abs(ablation._island_min(c) - 1.0) < 1e-6
     assert ablation.barrier(_curve(False)) is None
     assert ablation._island_min(_curve(False)) is None
+
+
+def _result(ratios, fitted=168.0):
+    rows = [
+        {"model": m, "data": "lar", "regime": "low", "ratio": x, "ratio_outer": 2.0,
+         "island": False, "barrier": None, "island_min": None}
+        for m, x in zip(("universal", "B-L"), ratios, strict=True)
+    ]  # fmt: skip
+    sm = {"predicted": 119.2, "fitted": fitted, "significance": 3.3}
+    return {"rows": rows, "sm": {"csi": sm, "lar": sm}}
+
+
+def test_markdown_lists_only_entries_that_move():
+    text = ablation.markdown({"default": _result([0.79, 0.97]), "v": _result([0.85, 0.98])})
+    assert "| ratio | 0.79 | 0.97 |" in text
+    assert "| default | 119/168 | 119/168 (3.3) | 1 | (reference) |" in text
+    assert "| v | 119/168 | 119/168 (3.3) | 1 | U Ar l 0.79→0.85 |" in text  # B−L: 0.01
