@@ -45,8 +45,6 @@ __all__ = [
 BLOCK_ROWS = 16
 #: Default block: couplings per row per compiled call.
 BLOCK_COUPLINGS = 25
-#: Rows per device in a block when several (forced) CPU devices share one machine.
-_CPU_ROWS_PER_DEVICE = 8
 #: Passes that continue the profiles of unconverged points from where they stopped (each
 #: pass: the solver's fixed number of steps again, on the blocks that hold such points).
 CONTINUATIONS = 8
@@ -141,11 +139,6 @@ def profile_rows(
     gs = np.broadcast_to(gs, (n_rows, gs.shape[-1])) if gs.ndim == 1 else gs
     n_g = gs.shape[1]
     n_dev = len(jax.local_devices())
-    if n_dev > 1 and jax.default_backend() == "cpu":
-        # forced host devices (XLA_FLAGS=--xla_force_host_platform_device_count=N) share one
-        # thread pool; with more than ~8 rows per device the per-device programs were seen
-        # to stall on a 2-core machine, so CPU devices get small blocks
-        block_rows = min(block_rows, _CPU_ROWS_PER_DEVICE * n_dev)
     block_rows = -(-block_rows // n_dev) * n_dev
     # split each row into sub-rows of block_couplings couplings (last one padded)
     n_sub = -(-n_g // block_couplings)
