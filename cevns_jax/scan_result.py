@@ -149,6 +149,41 @@ class ScanResult:
             out[i] = 10.0 ** (lg[b - 1] + t * (lg[b] - lg[b - 1]))
         return out
 
+    def summary(self, level: float = CL_2SIGMA) -> dict:
+        """What the scan shows, as a JSON-ready dict: grid minimum, Δχ² at the smallest g,
+        excluded fraction, interference islands (count, points, mass range), unconverged
+        points near the boundary (Δχ² below twice the threshold), and whether any mass
+        is still allowed at the largest coupling (the g range should then be extended)."""
+        import scipy.ndimage
+
+        thr = delta_chi2_threshold(level, 2)
+        chi2_min, m_best, g_best = self.best()
+        d = self.delta_chi2()
+        excluded, islands = self.excluded(level), self.islands(level)
+        _, n_islands = scipy.ndimage.label(islands)
+        near = (d < 2.0 * thr) & self.done[:, None]
+        island_masses = self.masses_gev[np.any(islands, axis=1)]
+        return {
+            "chi2_min": chi2_min,
+            "best_mass_gev": m_best,
+            "best_coupling": g_best,
+            "delta_chi2_smallest_g": {
+                "min": float(np.nanmin(d[:, 0])),
+                "max": float(np.nanmax(d[:, 0])),
+            },
+            "confidence_level": level,
+            "delta_chi2_threshold": thr,
+            "fraction_excluded": float(excluded[self.done].mean()),
+            "n_islands": int(n_islands),
+            "island_points": int(islands.sum()),
+            "island_mass_range_gev": [float(island_masses[0]), float(island_masses[-1])]
+            if island_masses.size
+            else None,
+            "unconverged_near_boundary": int(np.sum(near & ~self.converged)),
+            "points_near_boundary": int(near.sum()),
+            "top_row_allowed": bool(np.any(~excluded[self.done, -1])),
+        }
+
     def to_csv(self, path: str | os.PathLike, level: float = CL_2SIGMA) -> None:
         """Write the rows done in long format: mass_gev, g, chi2, delta_chi2, converged.
 

@@ -339,6 +339,12 @@ def test_islands_and_edges_on_a_toy_grid():
     )
     assert not partial.excluded()[1].any() and not partial.islands().any()
     assert np.isnan(partial.connected_edge()[1])
+    summary = res.summary()
+    assert summary["n_islands"] == 1 and summary["island_points"] == 1
+    assert summary["island_mass_range_gev"] == [2e-3, 2e-3]
+    assert summary["fraction_excluded"] == pytest.approx(13 / 21)
+    assert summary["chi2_min"] == 100.0 and summary["best_coupling"] == g[0]
+    assert not summary["top_row_allowed"] and summary["points_near_boundary"] == 21
 
 
 def test_default_coupling_ranges():

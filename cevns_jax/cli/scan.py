@@ -294,36 +294,8 @@ def _g2(charges, masses_gev):
 
 
 def _summary(res, wall_s: float, n_computed: int) -> dict:
-    import scipy.ndimage
-
-    from ..scan import CL_2SIGMA, DELTA_CHI2_2D
-
-    chi2_min, m_best, g_best = res.best()
-    d = res.delta_chi2()
-    excluded = res.excluded()
-    islands = res.islands()
-    _, n_islands = scipy.ndimage.label(islands)
-    relevant = (d < 2.0 * DELTA_CHI2_2D) & res.done[:, None]
-    island_masses = res.masses_gev[np.any(islands, axis=1)]
     return {
-        "chi2_min": chi2_min,
-        "best_mass_gev": m_best,
-        "best_coupling": g_best,
-        "delta_chi2_smallest_g": {
-            "min": float(np.nanmin(d[:, 0])),
-            "max": float(np.nanmax(d[:, 0])),
-        },
-        "confidence_level": CL_2SIGMA,
-        "delta_chi2_threshold": DELTA_CHI2_2D,
-        "fraction_excluded": float(excluded[res.done].mean()),
-        "n_islands": int(n_islands),
-        "island_points": int(islands.sum()),
-        "island_mass_range_gev": [float(island_masses[0]), float(island_masses[-1])]
-        if island_masses.size
-        else None,
-        "unconverged_near_boundary": int(np.sum(relevant & ~res.converged)),
-        "points_near_boundary": int(relevant.sum()),
-        "top_row_allowed": bool(np.any(~excluded[res.done, -1])),
+        **res.summary(),
         "rows_computed": n_computed,
         "rows_resumed": int(res.done.sum()) - n_computed,
         "wall_time_s": wall_s,
