@@ -27,7 +27,15 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array
 
-__all__ = ["AbstractSolver", "DampedNewton", "ExactQuadratic", "ProfileResult", "value_grad_hess"]
+__all__ = [
+    "AbstractSolver",
+    "DampedNewton",
+    "ExactQuadratic",
+    "ProfileResult",
+    "cho_solve",
+    "cholesky",
+    "value_grad_hess",
+]
 
 
 class ProfileResult(eqx.Module):
@@ -57,19 +65,53 @@ def value_grad_hess(fn, z: Array) -> tuple[Array, Array, Array]:
     return value, grad, hess
 
 
+def cholesky(a: Array) -> Array:
+    """Lower Cholesky factor L (L Lᵀ = a) of a small (n, n) matrix in plain array ops;
+    NaN where ``a`` is not positive definite.
+
+    Written out column by column (n is the number of nuisances, ~10) instead of
+    ``jnp.linalg.cholesky``: under ``vmap`` that is a batched LAPACK call which (jaxlib
+    0.10, CPU) splits its batch over XLA's intra-op thread pool and blocks the calling
+    pool thread until the pieces are done; when as many such calls run at once as the
+    pool has threads (two independent factorisations per damped step, two cores), every
+    worker waits for work only a worker could do and the process hangs for ever. Plain
+    element-wise ops are also faster for batches of small matrices.
+    """
+    n = a.shape[-1]
+    rows = jnp.arange(n)
+    factor = jnp.zeros_like(a)
+    for j in range(n):
+        v = a[:, j] - jnp.sum(factor * factor[j], axis=-1)  # columns >= j are still 0
+        factor = factor.at[:, j].set(jnp.where(rows >= j, v / jnp.sqrt(v[j]), 0.0))
+    return factor
+
+
+def cho_solve(factor: Array, b: Array) -> Array:
+    """x with L Lᵀ x = b for the lower factor L of :func:`cholesky` (plain array ops)."""
+    n = b.shape[-1]
+    y = jnp.zeros_like(b)
+    for i in range(n):  # forward: L y = b
+        y = y.at[i].set((b[i] - jnp.sum(factor[i] * y)) / factor[i, i])
+    x = jnp.zeros_like(b)
+    for i in reversed(range(n)):  # backward: Lᵀ x = y
+        x = x.at[i].set((y[i] - jnp.sum(factor[:, i] * x)) / factor[i, i])
+    return x
+
+
 def _solve(hess: Array, grad: Array, damping: Array) -> Array:
-    n = grad.shape[0]
-    return -jnp.linalg.solve(hess + damping * jnp.eye(n, dtype=hess.dtype), grad)
+    """−(H + λI)⁻¹ ∇ for a positive (semi-)definite H (Cholesky, :func:`cholesky`)."""
+    eye = jnp.eye(grad.shape[0], dtype=hess.dtype)
+    return cho_solve(cholesky(hess + damping * eye), -grad)
 
 
 def _damped_step(hess: Array, fallback: Array, grad: Array, damping: Array) -> Array:
     """−(H + λI)⁻¹ ∇ by Cholesky where H + λI is positive definite, else −(G + λI)⁻¹ ∇
     with the positive semi-definite approximation G (NaN if that fails too)."""
     eye = jnp.eye(grad.shape[0], dtype=hess.dtype)
-    exact = jnp.linalg.cholesky(hess + damping * eye)
+    exact = cholesky(hess + damping * eye)
     ok = jnp.all(jnp.isfinite(exact))
-    factor = jnp.where(ok, exact, jnp.linalg.cholesky(fallback + damping * eye))
-    return jax.scipy.linalg.cho_solve((factor, True), -grad)
+    factor = jnp.where(ok, exact, cholesky(fallback + damping * eye))
+    return cho_solve(factor, -grad)
 
 
 def _unpack(out):

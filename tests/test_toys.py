@@ -138,11 +138,6 @@ def _cli_subprocess(argv, data_dir, timeout=600):
 
 
 @pytest.mark.slow
-@pytest.mark.skip(
-    reason="open defect: `cevns-jax toys --model B-L --data csi --mass 0.01 --n-toys 2000 "
-    "--fc-toys 0` stopped using CPU (a futex wait) after ~70 s CPU on 2026-12-02, in pytest and "
-    "in a fresh process; the same study with the default --fc-toys gave coverage 0.9435"
-)
 def test_csi_bl_coverage_acceptance(tmp_path, data_dir):
     """Issue acceptance: B−L on CsI at 10 MeV, 2000 toys: Wilks coverage in [0.90, 0.99]
     (measured 0.9435; with the SS sample fluctuated it drops to 0.86, docs/coverage.md)."""
