@@ -29,7 +29,14 @@ from .bounds import DELTA_CHI2_1D, coupling_bound
 from .charges import U1Charges
 from .engine import CONTINUATIONS, as_joint
 from .errors import ConfigError
-from .toys import draw_toys, fit_toys, observed_as_toys, signal_coefficients, truth_nuisances
+from .toys import (
+    draw_toys,
+    fit_toys,
+    observed_as_toys,
+    signal_coefficients,
+    toy_spec,
+    truth_nuisances,
+)
 
 __all__ = ["LEVEL_2SIGMA", "ToyStudy", "search_grid", "toy_study"]
 
@@ -68,6 +75,7 @@ class ToyStudy:
     fc_connected_bound: float | None
     fc_toys: int
     templates: bool
+    side_samples: bool
 
     def summary(self) -> dict:
         """JSON-ready summary: coverage, distribution, FC and Wilks bounds."""
@@ -110,6 +118,7 @@ class ToyStudy:
             "fc_t_observed": self.fc_t_observed.tolist(),
             "search_grid": self.g_grid.tolist(),
             "templates_fluctuated": self.templates,
+            "side_samples_fluctuated": self.side_samples,
         }
 
 
@@ -288,4 +297,5 @@ def toy_study(
         fc_upper_bound=_fc_bound(fc_gs, t_obs, crit) if fc_toys else None,
         fc_connected_bound=_fc_bound(fc_gs, t_obs, crit, outer=False) if fc_toys else None,
         fc_toys=fc_toys, templates=templates,
+        side_samples=any(len(toy_spec(p, templates).where(p)) > 1 for p in parts),
     )  # fmt: skip

@@ -14,6 +14,10 @@ their conditional best fit to the observed data at that point (the profile const
   its global observable then stays at 1 (fluctuating both would count them twice). The
   observed goodness of fit rejects those toys (docs/coverage.md), so it is not the default
   of :func:`cevns_jax.coverage.toy_study`.
+  With the per-bin steady state (``CsISettings.steady_state="per_bin"``) the likelihood
+  itself models the AC counts as data, so they are always drawn: m_ij ~ Poisson(b̂_ij) and
+  the coincidence counts ~ Poisson(N^beam_ij + b̂_ij), b̂ the per-bin best fit at the
+  true point.
 * LAr: counts per bin ~ Poisson(μ(ν̂)), and each toy's χ² is the likelihood as used on the
   data, its variance σ² = N_toy + N_SS/5 recomputed from the toy's counts. We draw Poisson
   counts rather than the Gaussian χ²'s own distribution because the data are counts: the
@@ -92,6 +96,15 @@ def toy_spec(lik, templates: bool = False) -> ToySpec:
 
 @toy_spec.register
 def _(lik: CsILikelihood, templates: bool = False) -> ToySpec:
+    where = lambda lk: (lk.experiment.observed, lk.experiment.backgrounds.ss)  # noqa: E731
+    if lik.per_bin_ss:
+        # the likelihood models the AC counts as data: m_ij ~ Poisson(b̂_ij), b̂ the per-bin
+        # best fit at the true point, and the coincidence counts ~ Poisson(beam + b̂)
+        def expected(lk, nu, signal):
+            b = lk.steady_state(nu, signal)
+            return _counts(lk, nu, signal)[0] + b, b
+
+        return ToySpec(where=where, expected=expected, fixed_centres=("norm_ss",))
     if not templates:
         return ToySpec(where=lambda lk: (lk.experiment.observed,), expected=_counts)
     i_ss = lik.names.index("norm_ss")
@@ -99,11 +112,7 @@ def _(lik: CsILikelihood, templates: bool = False) -> ToySpec:
     def expected(lk, nu, signal):
         return _counts(lk, nu, signal) + (nu[i_ss] * lk.experiment.backgrounds.ss,)
 
-    return ToySpec(
-        where=lambda lk: (lk.experiment.observed, lk.experiment.backgrounds.ss),
-        expected=expected,
-        fixed_centres=("norm_ss",),
-    )
+    return ToySpec(where=where, expected=expected, fixed_centres=("norm_ss",))
 
 
 @toy_spec.register

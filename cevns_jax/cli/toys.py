@@ -7,7 +7,17 @@ print the summary, optionally write JSON (with provenance) and the figure.
 import argparse
 import time
 
-from ._common import add_data_dir, add_json, add_plot, check_output, info, write_json, wrote_figure
+from ._common import (
+    add_data_dir,
+    add_json,
+    add_plot,
+    add_settings,
+    check_output,
+    info,
+    parse_set,
+    write_json,
+    wrote_figure,
+)
 
 __all__ = ["register", "run"]
 
@@ -83,6 +93,7 @@ def register(subparsers) -> None:
         help="also fluctuate the CsI anti-coincidence steady-state sample per bin "
         "(the data's goodness of fit rejects such toys; see docs/coverage.md)",
     )
+    add_settings(p)
     add_data_dir(p)
     add_json(p)
     add_plot(p, "the t distribution against chi2_1 and the FC critical values")
@@ -123,7 +134,8 @@ def run(args) -> int:
     json_path = check_output(args.json, "--json")
     plot_path = check_output(args.plot, "--plot", figure=True)
     start = time.perf_counter()
-    lik = build_likelihood(args.data, args.data_dir)
+    overrides = parse_set(args.set, [args.data])
+    lik = build_likelihood(args.data, args.data_dir, settings=overrides)
     info(f"{args.model} on {args.data}: {args.n_toys} toys + FC grid")
     study = toy_study(
         lik, charges, args.mass * 1e3, coupling=args.coupling, n_toys=args.n_toys,
@@ -141,7 +153,8 @@ def run(args) -> int:
         config = {"command": "toys", **{k: v for k, v in vars(args).items() if k != "func"}}
         files = [f for e in data_set(args.data) for f in e.data_files]
         write_json(json_path, {
-            "model": args.model, "data": args.data, **summary, "elapsed_s": elapsed,
+            "model": args.model, "data": args.data, "settings": overrides.as_dict(), **summary,
+            "elapsed_s": elapsed,
             "provenance": provenance(config, files, args.data_dir),
         })  # fmt: skip
     if plot_path is not None:
