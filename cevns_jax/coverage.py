@@ -16,6 +16,7 @@ in batches of one compiled call, and reports
 """
 
 import dataclasses
+import functools
 import time
 
 import equinox as eqx
@@ -26,19 +27,27 @@ from scipy import stats as sps
 
 from .bounds import DELTA_CHI2_1D, coupling_bound
 from .charges import U1Charges
-from .engine import as_joint
+from .engine import CONTINUATIONS, as_joint
 from .errors import ConfigError
-from .toys import draw_toys, fit_toys, observed_as_toys, signal_coefficients, truth_nuisances
+from .toys import (
+    draw_toys,
+    fit_toys,
+    observed_as_toys,
+    signal_coefficients,
+    toy_spec,
+    truth_nuisances,
+)
 
 __all__ = ["LEVEL_2SIGMA", "ToyStudy", "search_grid", "toy_study"]
 
 #: Coverage of a two-sided 2σ Gaussian interval, P(χ²₁ < 4).
 LEVEL_2SIGMA = float(sps.chi2.cdf(DELTA_CHI2_1D, 1))
-#: Damped-Newton steps for toy profiles: toys lie further from the prior centres than the
-#: data, and toy fits have no continuation passes (the grid engine's); on 400 B−L CsI toys
-#: at 10 MeV the solver's default 12 steps left 2 % and 16 steps 0.5 % of the toys
-#: unconverged (t off by up to 10), 30 steps none.
-TOY_SOLVER_STEPS = 30
+#: Damped-Newton steps of the toy profiles' first pass; the toys with an unconverged
+#: profile are then continued from where they stopped (up to
+#: :data:`~cevns_jax.engine.CONTINUATIONS` passes of the same compiled call). On 800 B−L CsI
+#: toys at 10 MeV, 10 steps left 17 % of the toys with an unconverged profile (mostly at
+#: the top of the search grid), 14 steps 11 %; the continuation converged all but one or two.
+TOY_SOLVER_STEPS = 12
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,6 +75,7 @@ class ToyStudy:
     fc_connected_bound: float | None
     fc_toys: int
     templates: bool
+    side_samples: bool
 
     def summary(self) -> dict:
         """JSON-ready summary: coverage, distribution, FC and Wilks bounds."""
@@ -108,13 +118,14 @@ class ToyStudy:
             "fc_t_observed": self.fc_t_observed.tolist(),
             "search_grid": self.g_grid.tolist(),
             "templates_fluctuated": self.templates,
+            "side_samples_fluctuated": self.side_samples,
         }
 
 
-def _more_steps(lik, steps: int):
-    """``lik`` with at least ``steps`` iterations of its solver (if it iterates)."""
+def _with_steps(lik, steps: int):
+    """``lik`` with ``steps`` iterations of its solver (if it iterates)."""
     solver = lik.solver
-    if not hasattr(solver, "steps") or solver.steps >= steps:
+    if not hasattr(solver, "steps") or solver.steps == steps:
         return lik
     return eqx.tree_at(lambda lk: lk.solver, lik, dataclasses.replace(solver, steps=steps))
 
@@ -135,27 +146,47 @@ def _minima(bound) -> np.ndarray:
     return 10.0 ** lg[1:-1][interior]
 
 
+def _take(index, x):
+    return x[index]
+
+
 def _run(parts, coeffs, grid, g, n, batch, key, templates, n_refine, bar=None):
-    """t, g_best, chi2_min, converged, at_edge of ``n`` toys at g (batches of ``batch``) and the
-    wall time of each batch."""
+    """t, g_best, chi2_min, converged, at_edge of ``n`` toys at g (batches of ``batch``; the
+    last one padded), then up to :data:`~cevns_jax.engine.CONTINUATIONS` passes that
+    continue the toys with an unconverged profile from where their profiles stopped (same
+    compiled call); returns those and (compile time, toys per second without it)."""
     nus = truth_nuisances(parts, coeffs, jnp.asarray(g))
-    out, times = [], []
+    toys, fits, times = [], [], []
     for b in range(-(-n // batch)):
         start = time.perf_counter()
-        toys = draw_toys(jax.random.fold_in(key, b), parts, coeffs, jnp.asarray(g), nus, batch,
-                         templates)  # fmt: skip
-        fits = fit_toys(parts, coeffs, toys, g, grid, n_refine, templates)
-        out.append(
-            [
-                np.asarray(x)
-                for x in (fits.t, fits.g_best, fits.chi2_min, fits.converged, fits.at_edge)
-            ]
-        )
+        toy = draw_toys(jax.random.fold_in(key, b), parts, coeffs, jnp.asarray(g), nus, batch,
+                        templates)  # fmt: skip
+        fit = fit_toys(parts, coeffs, toy, g, grid, n_refine, templates)
+        toys.append(jax.tree.map(np.asarray, toy))
+        fits.append(jax.tree.map(np.asarray, fit))
         times.append(time.perf_counter() - start)
         if bar is not None:
-            bar.update(batch)
-    cat = [np.concatenate(x)[:n] for x in zip(*out, strict=True)]
-    return cat, times
+            bar.update(min(batch, n - b * batch))
+    start = time.perf_counter()
+    toys = jax.tree.map(lambda *x: np.concatenate(x), *toys)
+    fits = jax.tree.map(lambda *x: np.concatenate(x), *fits)
+    for _ in range(CONTINUATIONS):
+        todo = np.flatnonzero(~fits.converged[:n])
+        if todo.size == 0:
+            break
+        todo = np.concatenate([todo, np.full(-todo.size % batch, todo[-1])])
+        for sub in todo.reshape(-1, batch):
+            take = functools.partial(_take, sub)
+            again = fit_toys(parts, coeffs, jax.tree.map(take, toys), g, grid, n_refine,
+                             templates, starts=jax.tree.map(take, fits.ends))  # fmt: skip
+            for leaf_all, leaf in zip(jax.tree.leaves(fits), jax.tree.leaves(again), strict=True):
+                leaf_all[sub] = np.asarray(leaf)
+    extra = time.perf_counter() - start
+    steady = times[1:] if len(times) > 1 else times
+    compile_s = times[0] - np.mean(steady) if len(times) > 1 else float("nan")
+    rate = n / (sum(times) + extra - (compile_s if len(times) > 1 else 0.0))
+    cat = [x[:n] for x in (fits.t, fits.g_best, fits.chi2_min, fits.converged, fits.at_edge)]
+    return cat, (float(compile_s), float(rate))
 
 
 def _fc_bound(gs, t_obs, crit, outer: bool = True) -> float | None:
@@ -207,9 +238,10 @@ def toy_study(
         fc_points: couplings of the FC grid, log-spaced from half the Wilks bound to 1.25 ×
             the outermost Wilks bound; the observed local minima inside are added.
         templates: fluctuate side-sample templates too (:func:`cevns_jax.toys.toy_spec`;
-            default ``False``: the observed goodness of fit rejects those toys for CsI, see
-            docs/coverage.md).
-        solver_steps: minimal iterations of iterative profilers for the toys.
+            default ``False``: the CsI template likelihood does not model them, see
+            docs/coverage.md; a likelihood that does, the CsI per-bin steady state, has
+            them drawn anyway).
+        solver_steps: iterations of iterative profilers per pass (:data:`TOY_SOLVER_STEPS`).
         progress: tqdm bar over toys (stderr).
 
     Raises:
@@ -220,7 +252,7 @@ def toy_study(
             "need n_toys >= 1, batch >= 1, grid_points >= 3, fc_toys >= 0 and fc_points >= 2"
         )
     bound = coupling_bound(charges, mass_mev, lik)
-    parts = tuple(_more_steps(p, solver_steps) for p in as_joint(lik).parts)
+    parts = tuple(_with_steps(p, solver_steps) for p in as_joint(lik).parts)
     coeffs = tuple(signal_coefficients(p, charges, mass_mev) for p in parts)
     grid = search_grid(bound, grid_points)
     g_true = bound.g_connected if coupling is None else float(coupling)
@@ -235,12 +267,10 @@ def toy_study(
 
     total = n_toys + (fc_points * fc_toys if fc_toys else 0)
     with tqdm(total=total, disable=not progress, unit="toy", dynamic_ncols=True) as bar:
-        (t, g_best, chi2_min, conv, edge), times = _run(
+        (t, g_best, chi2_min, conv, edge), (compile_s, toys_per_s) = _run(
             parts, coeffs, grid, g_true, n_toys, batch, jax.random.fold_in(key, 0),
             templates, n_refine, bar,
         )  # fmt: skip
-        steady = times[1:] if len(times) > 1 else times
-        toys_per_s = batch * len(steady) / sum(steady)
         crit = np.full(fc_points, np.nan)
         t_obs = np.full(fc_points, np.nan)
         if fc_toys:
@@ -256,14 +286,17 @@ def toy_study(
                 obs = observed_as_toys(parts, batch, templates)
                 fits = fit_toys(parts, coeffs, obs, g_obs[sl], grid, n_refine, templates)
                 t_obs[sl] = np.asarray(fits.t)[: len(t_obs[sl])]
+        else:  # no FC grid: nothing to report for it
+            fc_gs = crit = t_obs = np.zeros(0)
     return ToyStudy(
         mass_mev=float(mass_mev), g_true=g_true, t=t, g_best=g_best, chi2_min=chi2_min,
         chi2_min_observed=bound.chi2_min, converged=conv,
         at_edge=edge, toys_per_s=float(toys_per_s),
-        compile_s=float(times[0] - np.mean(steady)) if len(times) > 1 else float("nan"),
+        compile_s=compile_s,
         wilks_bound=bound.g_connected, wilks_outer=bound.g_outer, island=bound.island,
         g_grid=grid, fc_couplings=fc_gs, fc_critical=crit, fc_t_observed=t_obs,
         fc_upper_bound=_fc_bound(fc_gs, t_obs, crit) if fc_toys else None,
         fc_connected_bound=_fc_bound(fc_gs, t_obs, crit, outer=False) if fc_toys else None,
         fc_toys=fc_toys, templates=templates,
+        side_samples=any(len(toy_spec(p, templates).where(p)) > 1 for p in parts),
     )  # fmt: skip

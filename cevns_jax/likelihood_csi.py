@@ -9,6 +9,14 @@ a = 1 + η, nominal 1), ``theta_<shape>`` for each response systematic of the ex
 linearly outside), ``dt_cevns_us`` (CEvNS timing offset added to the proton-pulse mean) and
 ``dt_neutron_us`` (common BRN/NIN offset). Bins with N^exp = 0 contribute exactly 2 N^th.
 
+Steady state (``CsISettings.steady_state``): by default (``"template"``) N^SS is the
+anti-coincidence (AC) histogram, a fixed template scaled by a_SS with a 2.1 % prior (the AC
+statistics). With ``"per_bin"`` every bin's SS expectation b_ij is constrained by its own
+AC count m_ij ~ Poisson(b_ij) (same live time) and profiled analytically per bin
+(:mod:`cevns_jax.onoff`): the data term becomes
+2 Σ_ij [μ_ij − N^exp_ij + N^exp_ij ln(N^exp_ij/μ_ij) + b̂_ij − m_ij + m_ij ln(m_ij/b̂_ij)]
+with μ = N^beam + b̂, so the AC fluctuations enter bin by bin (a_SS is then inert).
+
 The signal (:meth:`CsILikelihood.signal`) is the CEvNS energy spectrum of each source in
 every response variant, (7 variants, 3 sources, n_e): linear in the recoil spectrum, so the
 expected counts stay a polynomial in g². The time folds — CEvNS time fractions vs δt_CEvNS
@@ -31,15 +39,18 @@ from jaxtyping import Array, Float
 from ._types import float_array
 from .experiment import Experiment
 from .likelihood import AbstractLikelihood
+from .onoff import on_off_background, on_off_chi2, on_off_chi2_derivatives
 from .polytable import PolyTable
 from .profile import AbstractSolver, DampedNewton
 from .rates import morph, time_fractions
 from .stats import poisson_chi2, poisson_chi2_derivatives
 
-__all__ = ["CSI_COMPONENTS", "CsILikelihood", "CsISettings"]
+__all__ = ["CSI_COMPONENTS", "STEADY_STATE", "CsILikelihood", "CsISettings"]
 
 #: Components of the CsI prediction, in the order of their normalisation factors.
 CSI_COMPONENTS = ("cevns", "brn", "nin", "ss")
+#: Treatments of the steady-state background (:attr:`CsISettings.steady_state`).
+STEADY_STATE = ("template", "per_bin")
 #: Range (μs) and cells of the timing-offset tables.
 _DT_RANGE_US, _DT_CELLS = 1.0, 800
 
@@ -61,6 +72,12 @@ class CsISettings(eqx.Module):
         sigma_dt_neutron: BRN/NIN timing offset, 0.1 μs: the LAr release's prompt-BRN
             timing-mean ±1σ variants move the mean BRN arrival time by ≈ ±0.09 μs.
         neutron_interp: ``"hermite"`` (default, C¹ in δt_n) or ``"linear"`` (static).
+        steady_state: ``"template"`` (default): the SS prediction is a_SS × the
+            anti-coincidence (AC) histogram, a fixed template with the 2.1 % prior on
+            a_SS; ``"per_bin"``: every bin's SS expectation b_ij is a nuisance of its own,
+            constrained by the AC counts m_ij ~ Poisson(b_ij) (equal live time) and
+            profiled analytically per bin (:mod:`cevns_jax.onoff`); a_SS then has no
+            effect (its prior keeps it at 1). Static.
     """
 
     sigma_cevns: Array = eqx.field(converter=float_array, default=0.12)
@@ -71,11 +88,16 @@ class CsISettings(eqx.Module):
     sigma_dt_cevns: Array = eqx.field(converter=float_array, default=0.05)
     sigma_dt_neutron: Array = eqx.field(converter=float_array, default=0.1)
     neutron_interp: str = eqx.field(static=True, default="hermite")
+    steady_state: str = eqx.field(static=True, default="template")
 
     def __check_init__(self):
         if self.neutron_interp not in ("hermite", "linear"):
             raise ValueError(
                 f"neutron_interp must be 'hermite' or 'linear', got {self.neutron_interp!r}"
+            )
+        if self.steady_state not in STEADY_STATE:
+            raise ValueError(
+                f"steady_state must be 'template' or 'per_bin', got {self.steady_state!r}"
             )
 
     def free_cevns(self) -> "CsISettings":
@@ -180,35 +202,50 @@ class CsILikelihood(AbstractLikelihood):
             *self.cevns_time.derivatives(nu[-2]), *self.neutron_time.derivatives(nu[-1]),
         )  # fmt: skip
 
+    @property
+    def per_bin_ss(self) -> bool:
+        """Whether the steady state is profiled per bin (``steady_state="per_bin"``)."""
+        return self.settings.steady_state == "per_bin"
+
     def components(self, nu: Array, signal: Array) -> dict[str, Array]:
+        """Predicted counts per component; with the per-bin steady state only the
+        beam-related ones (CEvNS, BRN, NIN: the SS expectation is profiled inside
+        :meth:`data_chi2`; :meth:`steady_state` gives it)."""
         bkg = self.experiment.backgrounds
         energy = morph(nu[4:-2], signal[0], signal[1::2], signal[2::2])  # (3, n_e)
         cevns = _fold(energy, self.cevns_time(nu[-2]))
         t_n = self.neutron_time(nu[-1])  # (2, n_t)
         neutrons = bkg.pe_fraction[:, :, None] * t_n[:, None, :]
-        return {
-            "cevns": nu[0] * cevns,
-            "brn": nu[1] * neutrons[0],
-            "nin": nu[2] * neutrons[1],
-            "ss": nu[3] * bkg.ss,
-        }
+        out = {"cevns": nu[0] * cevns, "brn": nu[1] * neutrons[0], "nin": nu[2] * neutrons[1]}
+        return out if self.per_bin_ss else {**out, "ss": nu[3] * bkg.ss}
+
+    def steady_state(self, nu: Array, signal: Array) -> Array:
+        """(n_e, n_t) SS expectation in the coincidence window at ``nu``: a_SS × AC, or the
+        per-bin maximum-likelihood b̂_ij given the data, the AC counts and the other
+        components (per-bin treatment)."""
+        bkg = self.experiment.backgrounds
+        if not self.per_bin_ss:
+            return nu[3] * bkg.ss
+        rest = sum(self.components(nu, signal).values())
+        return on_off_background(self.experiment.observed, bkg.ss, rest)
 
     def linearize(self, nu: Array, signal: Array) -> tuple[Array, Array]:
         """Prediction and its closed-form Jacobian (n, n_e, n_t)."""
         bkg = self.experiment.backgrounds
         energy, d_energy, _, t_c, dt_c, _, t_n, dt_n, _ = self._pieces(nu, signal)
         pe = bkg.pe_fraction[:, :, None]  # (2, n_e, 1)
+        ss = jnp.zeros_like(bkg.ss) if self.per_bin_ss else bkg.ss  # per bin: profiled
         cevns = _fold(energy, t_c)
         neutrons = pe * t_n[:, None, :]  # (2, n_e, n_t)
         d_neutrons = pe * dt_n[:, None, :]
         jac = jnp.concatenate([
-            jnp.stack([cevns, neutrons[0], neutrons[1], bkg.ss]),
+            jnp.stack([cevns, neutrons[0], neutrons[1], ss]),
             nu[0] * jnp.sum(d_energy[:, :, :, None] * t_c[None, :, None, :], axis=1),
             jnp.stack([
                 nu[0] * _fold(energy, dt_c), nu[1] * d_neutrons[0] + nu[2] * d_neutrons[1]
             ]),
         ])  # fmt: skip
-        mu = nu[0] * cevns + nu[1] * neutrons[0] + nu[2] * neutrons[1] + nu[3] * bkg.ss
+        mu = nu[0] * cevns + nu[1] * neutrons[0] + nu[2] * neutrons[1] + nu[3] * ss
         return mu, jac
 
     def curvature(self, nu: Array, signal: Array, weights: Array) -> Array:
@@ -248,7 +285,15 @@ class CsILikelihood(AbstractLikelihood):
         return self.experiment.observed + self.experiment.backgrounds.ss
 
     def data_chi2(self, expected: Array) -> Array:
+        """Poisson deviance of the coincidence counts; per-bin SS: with each bin's SS
+        expectation profiled against the AC counts (:func:`cevns_jax.onoff.on_off_chi2`,
+        ``expected`` then without SS)."""
+        if self.per_bin_ss:
+            return on_off_chi2(self.experiment.observed, self.experiment.backgrounds.ss, expected)
         return poisson_chi2(self.experiment.observed, expected)
 
     def data_derivatives(self, expected: Array) -> tuple[Array, Array, Array]:
+        if self.per_bin_ss:
+            ac = self.experiment.backgrounds.ss
+            return on_off_chi2_derivatives(self.experiment.observed, ac, expected)
         return poisson_chi2_derivatives(self.experiment.observed, expected)

@@ -7,6 +7,7 @@ the analysis of arXiv:2202.11002 as docs/physics.md reads it.
 
 from .csi2021 import CSI_EFFICIENCY, CSI_PE_EDGES, CSI_QUENCHING, CSI_T_EDGES
 from .lar2020 import LAR_SYSTEMATICS
+from .likelihood_csi import STEADY_STATE
 from .nuclei import Helm, KleinNystrand, SymmetrizedFermi
 from .settings import Setting, choice, factory, number, switch
 from .xsec import radiative_couplings, tree_level_couplings
@@ -110,6 +111,9 @@ def csi2021_settings() -> tuple[Setting, ...]:
         _lik("neutron_interp", "neutron_interp", "hermite", choice(("hermite", "linear")),
              "this package", "BRN/NIN time shift through a C¹ (hermite) or linear CDF",
              values=("hermite", "linear")),
+        _lik("steady_state", "steady_state", "template", choice(STEADY_STATE),
+             f"{_PHYS} §8", "SS: AC histogram as a fixed template × a_SS (template), or each "
+             "bin's SS profiled against its AC count (per_bin)", values=STEADY_STATE),
     )  # fmt: skip
 
 

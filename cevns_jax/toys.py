@@ -14,6 +14,10 @@ their conditional best fit to the observed data at that point (the profile const
   its global observable then stays at 1 (fluctuating both would count them twice). The
   observed goodness of fit rejects those toys (docs/coverage.md), so it is not the default
   of :func:`cevns_jax.coverage.toy_study`.
+  With the per-bin steady state (``CsISettings.steady_state="per_bin"``) the likelihood
+  itself models the AC counts as data, so they are always drawn: m_ij ~ Poisson(b̂_ij) and
+  the coincidence counts ~ Poisson(N^beam_ij + b̂_ij), b̂ the per-bin best fit at the
+  true point.
 * LAr: counts per bin ~ Poisson(μ(ν̂)), and each toy's χ² is the likelihood as used on the
   data, its variance σ² = N_toy + N_SS/5 recomputed from the toy's counts. We draw Poisson
   counts rather than the Gaussian χ²'s own distribution because the data are counts: the
@@ -92,6 +96,15 @@ def toy_spec(lik, templates: bool = False) -> ToySpec:
 
 @toy_spec.register
 def _(lik: CsILikelihood, templates: bool = False) -> ToySpec:
+    where = lambda lk: (lk.experiment.observed, lk.experiment.backgrounds.ss)  # noqa: E731
+    if lik.per_bin_ss:
+        # the likelihood models the AC counts as data: m_ij ~ Poisson(b̂_ij), b̂ the per-bin
+        # best fit at the true point, and the coincidence counts ~ Poisson(beam + b̂)
+        def expected(lk, nu, signal):
+            b = lk.steady_state(nu, signal)
+            return _counts(lk, nu, signal)[0] + b, b
+
+        return ToySpec(where=where, expected=expected, fixed_centres=("norm_ss",))
     if not templates:
         return ToySpec(where=lambda lk: (lk.experiment.observed,), expected=_counts)
     i_ss = lik.names.index("norm_ss")
@@ -99,11 +112,7 @@ def _(lik: CsILikelihood, templates: bool = False) -> ToySpec:
     def expected(lk, nu, signal):
         return _counts(lk, nu, signal) + (nu[i_ss] * lk.experiment.backgrounds.ss,)
 
-    return ToySpec(
-        where=lambda lk: (lk.experiment.observed, lk.experiment.backgrounds.ss),
-        expected=expected,
-        fixed_centres=("norm_ss",),
-    )
+    return ToySpec(where=where, expected=expected, fixed_centres=("norm_ss",))
 
 
 @toy_spec.register
@@ -235,7 +244,11 @@ class ToyFits(eqx.Module):
         chi2_min: min over g ≥ 0 of χ²_prof.
         g_best: coupling at that minimum.
         at_edge: whether the grid minimum was at its upper edge (search range too small).
-        converged: every profile of the toy converged.
+        converged: every profile of the toy converged (the search grid's, the tested
+            coupling's and the best refined one's).
+        ends: per part, (K + 1, n) nuisances where the profiles on the search grid and at
+            the tested coupling (last) stopped: the starts of a continuation
+            (:func:`fit_toys` ``starts``).
     """
 
     t: Array
@@ -244,11 +257,15 @@ class ToyFits(eqx.Module):
     g_best: Array
     at_edge: Array
     converged: Array
+    ends: tuple
 
 
-def _chi2(toys, coeffs, g):
-    res = [t.profile(_signal_at(c, g)) for t, c in zip(toys, coeffs, strict=True)]
-    return sum(r.value for r in res), jnp.all(jnp.stack([r.converged for r in res]))
+def _chi2(toys, coeffs, g, starts):
+    res = [
+        t.profile(_signal_at(c, g), start=x) for t, c, x in zip(toys, coeffs, starts, strict=True)
+    ]
+    conv = jnp.all(jnp.stack([r.converged for r in res]))
+    return sum(r.value for r in res), conv, tuple(r.nuisances for r in res)
 
 
 def _parabola_step(lo, b, hi, f_lo, f_b, f_hi):
@@ -265,21 +282,25 @@ def _parabola_step(lo, b, hi, f_lo, f_b, f_hi):
     return jnp.where(inside, x, golden)
 
 
-def _fit_one(parts, coeffs, s_grid, n_refine, templates, data, centres, g_test):
+def _fit_one(parts, coeffs, s_grid, n_refine, templates, data, centres, g_test, starts):
     toys = tuple(
         toy_likelihood(p, d, c, templates) for p, d, c in zip(parts, data, centres, strict=True)
     )
-    values, conv = jax.vmap(lambda s: _chi2(toys, coeffs, jnp.sqrt(s)))(s_grid)
-    chi2_test, conv_test = _chi2(toys, coeffs, g_test)
     k = s_grid.shape[0]
+    grid_starts = tuple(x[:k] for x in starts)
+    values, conv, nus = jax.vmap(lambda s, x: _chi2(toys, coeffs, jnp.sqrt(s), x))(
+        s_grid, grid_starts
+    )
+    chi2_test, conv_test, nus_test = _chi2(toys, coeffs, g_test, tuple(x[k] for x in starts))
     i = jnp.argmin(values)
     lo_i, hi_i = jnp.maximum(i - 1, 0), jnp.minimum(i + 1, k - 1)
     state = (s_grid[lo_i], s_grid[i], s_grid[hi_i], values[lo_i], values[i], values[hi_i])
 
     def refine(_, carry):
-        (lo, b, hi, f_lo, f_b, f_hi), c_b = carry
+        (lo, b, hi, f_lo, f_b, f_hi), c_b, nu_b = carry
         x = _parabola_step(lo, b, hi, f_lo, f_b, f_hi)
-        f_x, c_x = _chi2(toys, coeffs, jnp.sqrt(x))
+        # warm start: the refined couplings lie next to the best one
+        f_x, c_x, nu_x = _chi2(toys, coeffs, jnp.sqrt(x), nu_b)
         better = f_x < f_b
         left = x < b
         new = (
@@ -290,10 +311,12 @@ def _fit_one(parts, coeffs, s_grid, n_refine, templates, data, centres, g_test):
             jnp.where(better, f_x, f_b),
             jnp.where(better, jnp.where(left, f_b, f_hi), jnp.where(left, f_hi, f_x)),
         )
-        return new, jnp.where(better, c_x, c_b)
+        nu_new = jax.tree.map(lambda u, v: jnp.where(better, u, v), nu_x, nu_b)
+        return new, jnp.where(better, c_x, c_b), nu_new
 
-    (_, s_best, _, _, f_best, _), conv_best = jax.lax.fori_loop(
-        0, n_refine, refine, (state, conv[i])
+    nu_i = jax.tree.map(lambda v: v[i], nus)
+    (_, s_best, _, _, f_best, _), conv_best, _ = jax.lax.fori_loop(
+        0, n_refine, refine, (state, conv[i], nu_i)
     )
     use_test = chi2_test < f_best
     chi2_min = jnp.minimum(chi2_test, f_best)
@@ -303,16 +326,17 @@ def _fit_one(parts, coeffs, s_grid, n_refine, templates, data, centres, g_test):
         chi2_min=chi2_min,
         g_best=jnp.where(use_test, g_test, jnp.sqrt(s_best)),
         at_edge=i == k - 1,
-        converged=conv_test & (use_test | conv_best),
+        converged=conv_test & jnp.all(conv) & (use_test | conv_best),
+        ends=tuple(jnp.concatenate([v, t[None]]) for v, t in zip(nus, nus_test, strict=True)),
     )
 
 
 @eqx.filter_jit
-def _fit_batch(parts, coeffs, s_grid, n_refine, templates, toys, g_test):
+def _fit_batch(parts, coeffs, s_grid, n_refine, templates, toys, g_test, starts):
     data = tuple(d for d, _ in toys)
     centres = tuple(c for _, c in toys)
     fn = functools.partial(_fit_one, parts, coeffs, s_grid, n_refine, templates)
-    return jax.vmap(fn)(data, centres, g_test)
+    return jax.vmap(fn)(data, centres, g_test, starts)
 
 
 def fit_toys(
@@ -323,6 +347,7 @@ def fit_toys(
     g_grid,
     n_refine: int = 3,
     templates: bool = False,
+    starts: tuple | None = None,
 ) -> ToyFits:
     """Fit a batch of toys: t(g_test) for each, in one compiled, vmapped call.
 
@@ -332,19 +357,26 @@ def fit_toys(
         toys: per part ``(data, centres)`` with a leading (n,) toy axis (:func:`draw_toys`).
         g_test: () or (n,) tested coupling(s).
         g_grid: (K,) couplings (ascending, from 0) of the search for the best g ≥ 0; the
-            search is uniform in g² between them, then ``n_refine`` parabolic steps (static).
+            search is uniform in g² between them, then ``n_refine`` parabolic steps (static),
+            each started from the nuisances of the best coupling so far.
         templates: as given to :func:`draw_toys` (static).
+        starts: optional per part (n, K + 1, n_nu) nuisances to start the profiles on the
+            grid and at g_test from (e.g. an earlier fit's ``ends``, to continue it); NaN
+            rows or ``None``: each likelihood's own start.
 
     Returns:
-        :class:`ToyFits` with (n,) leaves; ``converged``: the profiles at the tested and at
-        the best coupling converged. Changing data, couplings or grid values (of the same
-        shapes) does not retrace.
+        :class:`ToyFits` with (n,) leaves; ``converged``: every profile converged.
+        Changing data, couplings, starts or grid values (of the same shapes) does not
+        retrace.
     """
     n = toys[0][1].shape[0]
     g_test = jnp.broadcast_to(jnp.asarray(g_test, dtype=float), (n,))
     s_grid = jnp.asarray(g_grid, dtype=float) ** 2
+    if starts is None:
+        k = s_grid.shape[0] + 1
+        starts = tuple(jnp.full((n, k, len(p.names)), jnp.nan, dtype=float) for p in parts)
     args = (tuple(parts), tuple(coeffs), s_grid, int(n_refine), bool(templates))
-    return _fit_batch(*args, toys, g_test)
+    return _fit_batch(*args, toys, g_test, tuple(starts))
 
 
 def observed_as_toys(parts: Sequence[AbstractLikelihood], n: int, templates: bool = False):

@@ -121,7 +121,11 @@ def _plot(path, title, res) -> None:
     sm = np.asarray(lik.components(lik.nominal(), res.signal)["cevns"])
     bkg_label = " + ".join(labels[k] for k in comps if k not in ("cevns", "ss"))
     lines = {f"SM CEvNS ({res.cevns_predicted:.0f}) + fitted {bkg_label}": (sm + neutrons, "--")}
-    data = np.asarray(exp.observed) - comps["ss"]
+    # a per-bin profiled steady state is not a component (CsI steady_state=per_bin)
+    ss = comps.get("ss")
+    if ss is None:
+        ss = np.asarray(lik.steady_state(res.best_fit.nuisances, res.signal))
+    data = np.asarray(exp.observed) - ss
     note = (
         f"{'CEvNS':<8}{res.cevns_fitted:7.1f} ± {res.cevns_fitted_err:.1f}\n"
         f"{'signif.':<8}{res.significance_sigma:7.2f} σ\n"
