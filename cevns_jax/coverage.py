@@ -156,12 +156,20 @@ def _run(parts, coeffs, grid, g, n, batch, key, templates, n_refine, bar=None):
     continue the toys with an unconverged profile from where their profiles stopped (same
     compiled call); returns those and (compile time, toys per second without it)."""
     nus = truth_nuisances(parts, coeffs, jnp.asarray(g))
+    # every toy's profile at a coupling starts where the observed data's profile at that
+    # coupling ends: next to its own valley (the likelihood's own start, nominal nuisances,
+    # left 13 % of the B−L CsI toys unconverged after the first pass, this 4 %)
+    observed = [truth_nuisances(parts, coeffs, jnp.asarray(x)) for x in np.append(grid, g)]
+    starts = tuple(
+        jnp.broadcast_to(jnp.stack(per_g), (batch, len(observed)) + per_g[0].shape)
+        for per_g in zip(*observed, strict=True)
+    )
     toys, fits, times = [], [], []
     for b in range(-(-n // batch)):
         start = time.perf_counter()
         toy = draw_toys(jax.random.fold_in(key, b), parts, coeffs, jnp.asarray(g), nus, batch,
                         templates)  # fmt: skip
-        fit = fit_toys(parts, coeffs, toy, g, grid, n_refine, templates)
+        fit = fit_toys(parts, coeffs, toy, g, grid, n_refine, templates, starts=starts)
         toys.append(jax.tree.map(np.asarray, toy))
         fits.append(jax.tree.map(np.asarray, fit))
         times.append(time.perf_counter() - start)
