@@ -49,6 +49,7 @@ VARIANTS = {
     "LAr scaled to the release's 128 (ν/POT 0.0966)": ["lar.nu_per_pot=0.0966"],
     "LAr r_n 3.2 fm (the release's shape)": ["lar.r_n_ar=3.2"],
     "CsI SS normalisation free": ["csi.sigma_ss=inf"],
+    "CsI per-bin steady state (on/off profile)": ["csi.steady_state=per_bin"],
     "CsI no time efficiency": ["csi.time_efficiency=off"],
     "CsI linear BRN/NIN time shift": ["csi.neutron_interp=linear"],
     "form factor symmetrized Fermi": ["form_factor=symmetrized_fermi"],
