@@ -106,7 +106,8 @@ def test_likelihood_settings_change_chi2_without_recompiling(lar_lik, csi_lik):
     """Every likelihood-level setting changes χ² at a non-nominal nuisance point, through
     one compiled function (the settings are array leaves; ``neutron_interp``, static and
     rebuilding the CsI time tables, is in the slow test below; the static LAr ``f90`` and
-    ``chi2`` change the bins and the data term: tests/test_lar_f90.py)."""
+    ``chi2`` change the bins and the data term: tests/test_lar_f90.py; the static CsI
+    ``steady_state`` changes the components: tests/test_onoff.py)."""
     alt = {
         "sigma_ij_ss_ratio": "inf", "systematics": "none", "cevns_shift": "absolute",
     }  # fmt: skip
@@ -122,7 +123,8 @@ def test_likelihood_settings_change_chi2_without_recompiling(lar_lik, csi_lik):
         nu = base.nominal() * 1.1 + 0.3  # every nuisance off its nominal value
         ref = float(chi2(base, nu, signal))
         for s in e.settings_table():
-            if s.target != "likelihood" or s.name in ("neutron_interp", "f90", "chi2"):
+            static = ("neutron_interp", "f90", "chi2", "steady_state")
+            if s.target != "likelihood" or s.name in static:
                 continue
             over = parse_settings([f"{e.key}.{s.name}={alt.get(s.name, '0.5')}"])
             lik = base.replace_settings(over.likelihood_settings(e, base.settings))
