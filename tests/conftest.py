@@ -12,12 +12,17 @@ jax.config.update("jax_enable_x64", True)
 os.environ.setdefault("CEVNS_JAX_COMPILE_CACHE", "off")
 
 _SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "coherent"
+# the README's command gives a path relative to the checkout: make it absolute, so that
+# tests that change directory or start processes elsewhere (CLI, Dask workers, notebooks)
+# find the data too
+if os.environ.get("CEVNS_JAX_DATA"):
+    os.environ["CEVNS_JAX_DATA"] = str(Path(os.environ["CEVNS_JAX_DATA"]).resolve())
 
 
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     """Directory with the COHERENT release files (CEVNS_JAX_DATA, else ../shared)."""
-    path = Path(os.environ.get("CEVNS_JAX_DATA", _SHARED))
+    path = Path(os.environ.get("CEVNS_JAX_DATA", _SHARED)).resolve()
     if not path.is_dir():
         pytest.skip(f"COHERENT data directory {path} not found; set CEVNS_JAX_DATA")
     return path
