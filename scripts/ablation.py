@@ -9,7 +9,7 @@ barrier height (largest Δχ² between the two minima of the χ²(g) curve at th
 mass). Experiments are rebuilt only for variants with experiment-level settings.
 
 Results go to a JSON file as each variant finishes (resumable: finished variants are
-skipped); ``--markdown`` writes the one-page ratio table from that JSON.
+skipped); ``--markdown`` writes the one-page ratio table (variants × entries) from that JSON.
 
     PYTHONPATH=. CEVNS_JAX_DATA=... python scripts/ablation.py --json docs/ablation.json \
         --markdown docs/ablation_table.md
@@ -159,35 +159,32 @@ def _cells(res: dict) -> dict:
 
 
 def markdown(results: dict) -> str:
-    """The one-page report: the default's 24 ratios; per variant its SM numbers, its count
-    within 10 % and only the entries that move (by more than :data:`MOVED` in ratio, ``°`` =
-    the outer edge of an island); the island barriers of the variants that change them.
-    Every number of every variant is in the JSON."""
+    """The one-page report, one table: a row per variant with its SM numbers, its count
+    within 10 % and its ratio per entry — every ratio on the default's row, on a variant's
+    row only those that move by more than :data:`MOVED` from the default's (``·``
+    otherwise; ``°`` = the outer edge of an island); then the island barriers of the
+    variants that change them. Every number of every variant is in the JSON."""
     names = list(results)
     base = _cells(results[names[0]])
     cols = list(base)
-    out = ["| entry | " + " | ".join(_label(k) for k in cols) + " |",
-           "|---|" + "---|" * len(cols),
-           "| ratio | " + " | ".join(f"{v:.2f}" + ("°" if o else "") for v, o in base.values())
-           + " |", "",
-           "| variant | CsI pred/fit | Ar pred/fit (σ) | ≤10 % | entries that move |",
-           "|---|---|---|---|---|"]  # fmt: skip
+    out = ["| variant | CsI pred/fit | Ar pred/fit (σ) | ≤10 % | "
+           + " | ".join(_label(k) for k in cols) + " |",
+           "|---|---|---|---|" + "---:|" * len(cols)]  # fmt: skip
     for name in names:
         res = results[name]
         cells = _cells(res)
         n10 = sum(abs(v - 1) <= 0.10 for v, _ in cells.values())
-        moved = [
-            f"{_label(k)} {base[k][0]:.2f}{'°' * base[k][1]}→{v:.2f}{'°' * o}"
+        shown = [
+            f"{v:.2f}{'°' * o}"
+            if name == names[0] or abs(v - base[k][0]) > MOVED or o != base[k][1]
+            else "·"
             for k, (v, o) in cells.items()
-            if abs(v - base[k][0]) > MOVED or o != base[k][1]
         ]
         sm = res["sm"]
         out.append(
             f"| {name} | {sm['csi']['predicted']:.0f}/{sm['csi']['fitted']:.0f} | "
             f"{sm['lar']['predicted']:.0f}/{sm['lar']['fitted']:.0f} "
-            f"({sm['lar']['significance']:.1f}) | {n10} | "
-            + (("; ".join(moved) or "none") if name != names[0] else "(reference)")
-            + " |"
+            f"({sm['lar']['significance']:.1f}) | {n10} | " + " | ".join(shown) + " |"
         )
     out += [
         "",

@@ -36,8 +36,8 @@ def _result(ratios, fitted=168.0):
     return {"rows": rows, "sm": {"csi": sm, "lar": sm}}
 
 
-def test_markdown_lists_only_entries_that_move():
+def test_markdown_shows_only_ratios_that_move():
     text = ablation.markdown({"default": _result([0.79, 0.97]), "v": _result([0.85, 0.98])})
-    assert "| ratio | 0.79 | 0.97 |" in text
-    assert "| default | 119/168 | 119/168 (3.3) | 1 | (reference) |" in text
-    assert "| v | 119/168 | 119/168 (3.3) | 1 | U Ar l 0.79→0.85 |" in text  # B−L: 0.01
+    assert "| variant | CsI pred/fit | Ar pred/fit (σ) | ≤10 % | U Ar l | B−L Ar l |" in text
+    assert "| default | 119/168 | 119/168 (3.3) | 1 | 0.79 | 0.97 |" in text
+    assert "| v | 119/168 | 119/168 (3.3) | 1 | 0.85 | · |" in text  # B−L moves by 0.01
