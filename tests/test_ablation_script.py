@@ -1,4 +1,5 @@
-"""scripts/ablation.py: the barrier height and island minimum of a χ²(g) curve."""
+"""scripts/ablation.py and scripts/scalar_combination.py: barrier heights, island minima, the
+report table and the combination of two bounds."""
 
 import importlib.util
 from pathlib import Path
@@ -41,3 +42,17 @@ def test_markdown_shows_only_ratios_that_move():
     assert "| variant | CsI pred/fit | Ar pred/fit (σ) | ≤10 % | U Ar l | B−L Ar l |" in text
     assert "| default | 119/168 | 119/168 (3.3) | 1 | 0.79 | 0.97 |" in text
     assert "| v | 119/168 | 119/168 (3.3) | 1 | 0.85 | · |" in text  # B−L moves by 0.01
+
+
+_spec2 = importlib.util.spec_from_file_location(
+    "scalar_combination", _PATH.with_name("scalar_combination.py")
+)
+scalar_combination = importlib.util.module_from_spec(_spec2)
+_spec2.loader.exec_module(scalar_combination)
+
+
+def test_combined_bound_of_two_curves_rising_from_zero():
+    # equal curves: 2 (g/b)^p = 1; a much weaker second curve leaves the first bound
+    assert abs(scalar_combination.combined(1.0, 1.0, 4) - 0.5**0.25) < 1e-12
+    assert abs(scalar_combination.combined(2.0, 2.0, 8) - 2.0 * 0.5**0.125) < 1e-12
+    assert abs(scalar_combination.combined(1.0, 1e3, 8) - 1.0) < 1e-9
