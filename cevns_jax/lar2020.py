@@ -106,6 +106,9 @@ def build_lar2020(
     n_pot: float | None = None,
     nu_per_pot: float | None = None,
     mass_kg: float | None = None,
+    qf_a: float | None = None,
+    qf_b_per_kevnr: float | None = None,
+    resolution: float | None = None,
     n_recoil: int = 600,
 ) -> Experiment:
     """Build the LAr 2020 experiment from the release files (parameters from its YAML).
@@ -119,6 +122,9 @@ def build_lar2020(
         pulse_mean_us, pulse_width_us: proton pulse (default: the YAML's 440 ns, 150 ns).
         n_pot, nu_per_pot, mass_kg: exposure, ν per flavour per POT and fiducial mass
             (default: the YAML's 1.38e23, 0.09, 24.4 kg).
+        qf_a, qf_b_per_kevnr: quenching QF = a + b T[keVnr], b in 1/keVnr (default: the
+            YAML's 0.246 ± 0.006 and 7.8e-4 ± 0.9e-4).
+        resolution: σ/E = resolution/sqrt(E[keVee]) (default: the YAML's 0.58).
         n_recoil: number of recoil-energy cells from 0 to the kinematic end point.
 
     Returns:
@@ -133,9 +139,11 @@ def build_lar2020(
     p = rel.params
     target = stack_nuclei(ar40(r_p_fm, r_n_fm))
     T, dT = recoil_grid(float(t_max(c.E_NU_MAX_DELAYED, np.asarray(target.mass)[0])), n_recoil)
+    qf_a = p.qf_a if qf_a is None else qf_a
+    qf_b = p.qf_b_per_kevnr if qf_b_per_kevnr is None else qf_b_per_kevnr
+    resolution = p.energy_resolution_a if resolution is None else resolution
     response = lar_energy_response(  # NumPy/SciPy: no compilation (see cevns_jax.response)
-        T, rel.e_edges, p.qf_a, p.qf_b_per_kevnr, rel.eff_kevee, rel.eff, p.energy_resolution_a,
-        xp=np,
+        T, rel.e_edges, qf_a, qf_b, rel.eff_kevee, rel.eff, resolution, xp=np
     )  # fmt: skip
     t_fine, t_weight = time_weights(rel.t_edges, 0.01)
     backgrounds = LArBackgrounds(

@@ -48,6 +48,8 @@ VARIANTS = {
     "LAr ν/POT 0.0848": ["lar.nu_per_pot=0.0848"],
     "LAr scaled to the release's 128 (ν/POT 0.0966)": ["lar.nu_per_pot=0.0966"],
     "LAr r_n 3.2 fm (the release's shape)": ["lar.r_n_ar=3.2"],
+    "LAr quenching +1σ (a, b)": ["lar.qf_a=0.252", "lar.qf_b=0.00087"],
+    "LAr quenching −1σ (a, b)": ["lar.qf_a=0.240", "lar.qf_b=0.00069"],
     "CsI SS normalisation free": ["csi.sigma_ss=inf"],
     "CsI per-bin steady state (on/off profile)": ["csi.steady_state=per_bin"],
     "CsI no time efficiency": ["csi.time_efficiency=off"],

@@ -11,12 +11,19 @@ import numpy as np
 import pytest
 
 from cevns_jax.cli import main
+from cevns_jax.datasets import load_lar2020
 from cevns_jax.errors import ConfigError
 from cevns_jax.rates import recoil_spectrum
 from cevns_jax.registry import EXPERIMENTS, build_likelihood, entry
 from cevns_jax.settings import parse_settings
 
 CSI, LAR = entry("csi"), entry("lar")
+#: LAr builder keyword -> release parameter it defaults to
+_LAR_RESPONSE = {
+    "qf_a": "qf_a",
+    "qf_b_per_kevnr": "qf_b_per_kevnr",
+    "resolution": "energy_resolution_a",
+}
 
 
 def _table(e):
@@ -92,6 +99,8 @@ def test_defaults_are_the_code_defaults(csi, lar):
                 }.get(s.field)  # fmt: skip
                 if s.field == "mass_kg":
                     built = float(exp.n_targets[0]) * 39.9623831 / 6.02214076e26
+                if s.field in _LAR_RESPONSE:  # the LAr response is built from the YAML's
+                    built = getattr(load_lar2020().params, _LAR_RESPONSE[s.field])
                 if s.field in ("form_factor", "couplings"):
                     assert type(value) is type(built), s.name
                     for a, b in zip(jax.tree.leaves(value), jax.tree.leaves(built), strict=True):
