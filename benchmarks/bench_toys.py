@@ -2,7 +2,7 @@
 
 Tasks (model B-L at M = 10 MeV, true coupling = the observed Wilks bound):
 
-(a) toys/s of :func:`cevns_jax.toys.draw_toys` + :func:`cevns_jax.toys.fit_toys` for csi,
+(a) toys/s of :func:`cevns_jax.toys.draw_toys` + :func:`cevns_jax.toy_fits.fit_toys` for csi,
     lar and csi+lar at batch sizes ``--batches`` (each batch size one compilation, reported
     apart; steady state: best of ``--repeat`` batches, wall and CPU time), the default
     search (8-point grid in g², 3 parabolic steps, 30 damped-Newton steps for CsI);
@@ -38,7 +38,8 @@ from cevns_jax.posterior import diagnostics, to_inference_data  # noqa: E402
 from cevns_jax.provenance import code_version, cpu_name, package_versions  # noqa: E402
 from cevns_jax.registry import build_likelihood  # noqa: E402
 from cevns_jax.sample import mediator_model, run_nuts  # noqa: E402
-from cevns_jax.toys import draw_toys, fit_toys, signal_coefficients, truth_nuisances  # noqa: E402
+from cevns_jax.toy_fits import fit_toys  # noqa: E402
+from cevns_jax.toys import draw_toys, signal_coefficients, truth_nuisances  # noqa: E402
 
 MODEL, MASS_MEV = "B-L", 10.0
 FULL = {"data": ("csi", "lar", "csi+lar"), "batches": (100, 200, 400), "repeat": 3,

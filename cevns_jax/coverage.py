@@ -29,9 +29,9 @@ from .bounds import DELTA_CHI2_1D, coupling_bound
 from .charges import U1Charges
 from .engine import CONTINUATIONS, as_joint
 from .errors import ConfigError
+from .toy_fits import fit_toys
 from .toys import (
     draw_toys,
-    fit_toys,
     observed_as_toys,
     signal_coefficients,
     toy_spec,

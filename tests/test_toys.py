@@ -13,11 +13,9 @@ import pytest
 from cevns_jax.bounds import coupling_bound
 from cevns_jax.charges import get_model
 from cevns_jax.stats import gaussian_prior_chi2
+from cevns_jax.toy_fits import _fit_batch, _parabola_step, fit_toys
 from cevns_jax.toys import (
-    _fit_batch,
-    _parabola_step,
     draw_toys,
-    fit_toys,
     observed_as_toys,
     signal_coefficients,
     toy_likelihood,
