@@ -103,15 +103,25 @@ class CsIBackgrounds(AbstractBackgrounds):
 
     Attributes:
         ss: (n_e, n_t) steady-state counts (anti-coincidence histogram).
+        ss_time_weights: (n_t,) fraction of a beam-uncorrelated (uniform in time) sample
+            in each analysis time bin, time efficiency applied (sums to 1).
         pe_fraction: (2, n_e) BRN, NIN: fraction of all-PE counts in each PE bin.
         t_edges: (n_f + 1,) edges of the released 10-ns time distributions (us).
         t_cdf: (2, n_f + 1) cumulative BRN, NIN counts (all PE) at those edges.
     """
 
     ss: Array = eqx.field(converter=float_array)
+    ss_time_weights: Array = eqx.field(converter=float_array)
     pe_fraction: Array = eqx.field(converter=float_array)
     t_edges: Array = eqx.field(converter=float_array)
     t_cdf: Array = eqx.field(converter=float_array)
+
+    def ss_uniform_time(self) -> Array:
+        """(n_e, n_t) the AC sample's PE spectrum spread uniformly in time (× the time
+        efficiency): the steady state's expectation for a beam-uncorrelated background,
+        with the AC sample's total and PE distribution and none of its per-bin time
+        fluctuations."""
+        return jnp.sum(self.ss, axis=1, keepdims=True) * self.ss_time_weights
 
     def neutron_time_counts(self, exp: Experiment, dt_us, interp: str = "hermite") -> Array:
         """(2, n_t) BRN and NIN counts per analysis time bin (all PE in the region, time
@@ -217,8 +227,10 @@ def build_csi2021(
     dt = np.diff(rel.brn_t_centers)[0]
     bkg_edges = np.append(rel.brn_t_centers - dt / 2, rel.brn_t_centers[-1] + dt / 2)
     t_cdf = np.stack([np.concatenate([[0.0], np.cumsum(h)]) for h in (rel.brn_t, rel.nin_t)])
+    uniform = np.diff(t_fine) @ t_weight  # a flat time density through the time efficiency
     backgrounds = CsIBackgrounds(
         ss=binned_counts(rel.events_ac, pe, te),
+        ss_time_weights=uniform / uniform.sum(),
         pe_fraction=pe_fraction,
         t_edges=bkg_edges,
         t_cdf=t_cdf,

@@ -11,7 +11,10 @@ linearly outside), ``dt_cevns_us`` (CEvNS timing offset added to the proton-puls
 
 Steady state (``CsISettings.steady_state``): by default (``"template"``) N^SS is the
 anti-coincidence (AC) histogram, a fixed template scaled by a_SS with a 2.1 % prior (the AC
-statistics). With ``"per_bin"`` every bin's SS expectation b_ij is constrained by its own
+statistics). ``"uniform_time"``: N^SS is the AC sample's PE spectrum spread uniformly in
+time (× the time efficiency), as a beam-uncorrelated background is, scaled by a_SS with the
+same prior: the AC sample's per-bin time fluctuations no longer enter the prediction. With
+``"per_bin"`` every bin's SS expectation b_ij is constrained by its own
 AC count m_ij ~ Poisson(b_ij) (same live time) and profiled analytically per bin
 (:mod:`cevns_jax.onoff`): the data term becomes
 2 Σ_ij [μ_ij − N^exp_ij + N^exp_ij ln(N^exp_ij/μ_ij) + b̂_ij − m_ij + m_ij ln(m_ij/b̂_ij)]
@@ -50,7 +53,7 @@ __all__ = ["CSI_COMPONENTS", "STEADY_STATE", "CsILikelihood", "CsISettings"]
 #: Components of the CsI prediction, in the order of their normalisation factors.
 CSI_COMPONENTS = ("cevns", "brn", "nin", "ss")
 #: Treatments of the steady-state background (:attr:`CsISettings.steady_state`).
-STEADY_STATE = ("template", "per_bin")
+STEADY_STATE = ("template", "uniform_time", "per_bin")
 #: Range (μs) and cells of the timing-offset tables.
 _DT_RANGE_US, _DT_CELLS = 1.0, 800
 
@@ -74,7 +77,9 @@ class CsISettings(eqx.Module):
         neutron_interp: ``"hermite"`` (default, C¹ in δt_n) or ``"linear"`` (static).
         steady_state: ``"template"`` (default): the SS prediction is a_SS × the
             anti-coincidence (AC) histogram, a fixed template with the 2.1 % prior on
-            a_SS; ``"per_bin"``: every bin's SS expectation b_ij is a nuisance of its own,
+            a_SS; ``"uniform_time"``: a_SS × the AC PE spectrum spread uniformly in time
+            (× the time efficiency; :meth:`~cevns_jax.csi2021.CsIBackgrounds.ss_uniform_time`),
+            same prior; ``"per_bin"``: every bin's SS expectation b_ij is a nuisance of its own,
             constrained by the AC counts m_ij ~ Poisson(b_ij) (equal live time) and
             profiled analytically per bin (:mod:`cevns_jax.onoff`); a_SS then has no
             effect (its prior keeps it at 1). Static.
@@ -97,7 +102,7 @@ class CsISettings(eqx.Module):
             )
         if self.steady_state not in STEADY_STATE:
             raise ValueError(
-                f"steady_state must be 'template' or 'per_bin', got {self.steady_state!r}"
+                f"steady_state must be one of {', '.join(STEADY_STATE)}, got {self.steady_state!r}"
             )
 
     def free_cevns(self) -> "CsISettings":
@@ -207,6 +212,13 @@ class CsILikelihood(AbstractLikelihood):
         """Whether the steady state is profiled per bin (``steady_state="per_bin"``)."""
         return self.settings.steady_state == "per_bin"
 
+    @property
+    def ss_template(self) -> Array:
+        """(n_e, n_t) SS prediction at a_SS = 1 of the template treatments: the AC
+        histogram (``"template"``) or its PE spectrum uniform in time (``"uniform_time"``)."""
+        bkg = self.experiment.backgrounds
+        return bkg.ss_uniform_time() if self.settings.steady_state == "uniform_time" else bkg.ss
+
     def components(self, nu: Array, signal: Array) -> dict[str, Array]:
         """Predicted counts per component; with the per-bin steady state only the
         beam-related ones (CEvNS, BRN, NIN: the SS expectation is profiled inside
@@ -217,24 +229,24 @@ class CsILikelihood(AbstractLikelihood):
         t_n = self.neutron_time(nu[-1])  # (2, n_t)
         neutrons = bkg.pe_fraction[:, :, None] * t_n[:, None, :]
         out = {"cevns": nu[0] * cevns, "brn": nu[1] * neutrons[0], "nin": nu[2] * neutrons[1]}
-        return out if self.per_bin_ss else {**out, "ss": nu[3] * bkg.ss}
+        return out if self.per_bin_ss else {**out, "ss": nu[3] * self.ss_template}
 
     def steady_state(self, nu: Array, signal: Array) -> Array:
-        """(n_e, n_t) SS expectation in the coincidence window at ``nu``: a_SS × AC, or the
+        """(n_e, n_t) SS expectation in the coincidence window at ``nu``: a_SS × the
+        template (:attr:`ss_template`), or the
         per-bin maximum-likelihood b̂_ij given the data, the AC counts and the other
         components (per-bin treatment)."""
-        bkg = self.experiment.backgrounds
         if not self.per_bin_ss:
-            return nu[3] * bkg.ss
+            return nu[3] * self.ss_template
         rest = sum(self.components(nu, signal).values())
-        return on_off_background(self.experiment.observed, bkg.ss, rest)
+        return on_off_background(self.experiment.observed, self.experiment.backgrounds.ss, rest)
 
     def linearize(self, nu: Array, signal: Array) -> tuple[Array, Array]:
         """Prediction and its closed-form Jacobian (n, n_e, n_t)."""
         bkg = self.experiment.backgrounds
         energy, d_energy, _, t_c, dt_c, _, t_n, dt_n, _ = self._pieces(nu, signal)
         pe = bkg.pe_fraction[:, :, None]  # (2, n_e, 1)
-        ss = jnp.zeros_like(bkg.ss) if self.per_bin_ss else bkg.ss  # per bin: profiled
+        ss = jnp.zeros_like(bkg.ss) if self.per_bin_ss else self.ss_template  # per bin: profiled
         cevns = _fold(energy, t_c)
         neutrons = pe * t_n[:, None, :]  # (2, n_e, n_t)
         d_neutrons = pe * dt_n[:, None, :]

@@ -112,8 +112,9 @@ def csi2021_settings() -> tuple[Setting, ...]:
              "this package", "BRN/NIN time shift through a C¹ (hermite) or linear CDF",
              values=("hermite", "linear")),
         _lik("steady_state", "steady_state", "template", choice(STEADY_STATE),
-             f"{_PHYS} §8", "SS: AC histogram as a fixed template × a_SS (template), or each "
-             "bin's SS profiled against its AC count (per_bin)", values=STEADY_STATE),
+             f"{_PHYS} §8", "SS: AC histogram as a fixed template × a_SS (template), the AC "
+             "PE spectrum uniform in time × a_SS (uniform_time), or each bin's SS profiled "
+             "against its AC count (per_bin)", values=STEADY_STATE),
     )  # fmt: skip
 
 

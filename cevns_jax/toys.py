@@ -106,7 +106,7 @@ def _(lik: CsILikelihood, templates: bool = False) -> ToySpec:
     i_ss = lik.names.index("norm_ss")
 
     def expected(lk, nu, signal):
-        return _counts(lk, nu, signal) + (nu[i_ss] * lk.experiment.backgrounds.ss,)
+        return _counts(lk, nu, signal) + (nu[i_ss] * lk.ss_template,)
 
     return ToySpec(where=where, expected=expected, fixed_centres=("norm_ss",))
 
