@@ -54,8 +54,7 @@ def plot_projection(path, *, model: str, curves: Mapping, band=None, note: str =
     if note:
         ax.text(0.98, 0.03, note, transform=ax.transAxes, ha="right", va="bottom", fontsize=8,
                 bbox=dict(boxstyle="round", fc="white", alpha=0.85))  # fmt: skip
-    if path is not None:
-        _save(fig, path)
+    _save(fig, path)
     return fig
 
 
@@ -92,6 +91,5 @@ def plot_design(path, *, history, scans: Mapping, title: str):
         ax.legend(fontsize=7)
     fig.colorbar(sc, ax=axes[0, -1], label="step")
     fig.suptitle(title)
-    if path is not None:
-        _save(fig, path)
+    _save(fig, path)
     return fig

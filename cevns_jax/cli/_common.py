@@ -3,7 +3,7 @@
 Commands stay thin: parse, build the experiment (:func:`build_experiment`), call the
 library, print a table (:func:`format_table`), write JSON (:func:`write_json`) with a
 ``"provenance"`` block (:func:`cevns_jax.provenance.provenance`) and a figure
-(:mod:`cevns_jax.plotting`, imported only when a figure is asked for).
+(the figure modules, :mod:`cevns_jax.plotting`, imported only when a figure is asked for).
 """
 
 import argparse

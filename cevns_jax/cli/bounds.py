@@ -9,8 +9,6 @@ JSON (with provenance and the χ² curves) and the Δχ²(g) figure.
 import argparse
 import time
 
-import numpy as np
-
 from ._common import (
     add_data_dir,
     add_json,
@@ -205,35 +203,6 @@ def _print(model: str, data: str, rows) -> None:
         print(f"published: {BOUNDS_REFERENCE}")
 
 
-def _plot(path, model, data, rows) -> None:
-    from .. import plotting
-    from ..registry import data_set_title
-    from ..table import mass_text
-
-    panels = []
-    for r in rows:
-        curves = []
-        for k, d in enumerate(r["details"]):
-            scale = 1.0 if r["regime"] == "low" else 1e3 / d["mass_mev"]  # g -> g/M[GeV]
-            curves.append({
-                "label": f"M = {mass_text(d['mass_mev'] * 1e-3)}",
-                "x": 10.0 ** np.asarray(d["log10_g"]) * scale,
-                "delta_chi2": np.asarray(d["chi2"]) - d["chi2_min"],
-                "delta_chi2_zero": d["delta_chi2_sm"],
-                "main": k == 0,
-            })  # fmt: skip
-        panels.append({
-            "regime": r["regime"], "curves": curves, "value": r["value"],
-            "value_outer": r["value_outer"] if r["island"] else None,
-            "published": r["published"], "convergence": r["convergence"],
-        })  # fmt: skip
-    plotting.plot_bounds(
-        path,
-        title=f"{plotting.model_label(model)} on {data_set_title(data)}: 2σ bounds (Δχ² = 4)",
-        panels=panels,
-    )
-
-
 def run(args) -> int:
     """Run ``cevns-jax bounds`` on parsed arguments; returns the exit code."""
     from ..charges import get_model
@@ -277,6 +246,8 @@ def run(args) -> int:
         }
         write_json(json_path, payload)
     if plot_path is not None:
-        _plot(plot_path, args.model, args.data, rows)
+        from ..plotting_bounds import plot_bound_rows
+
+        plot_bound_rows(plot_path, rows, model=args.model, data=args.data)
         wrote_figure(plot_path)
     return 0

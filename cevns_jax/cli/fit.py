@@ -108,37 +108,6 @@ def _print_result(title: str, res) -> None:
     print(format_table(["nuisance", "value", "pull", "prior width"], nrows))
 
 
-def _plot(path, title, res) -> None:
-    from .. import plotting
-
-    lik = res.likelihood
-    exp = lik.experiment
-    comps = res.fitted_components
-    labels = lik.component_labels
-    stack = {labels[k]: v for k, v in comps.items() if k not in ("cevns", "ss")}
-    neutrons = sum(stack.values())
-    stack[f"CEvNS best fit ({res.cevns_fitted:.0f})"] = comps["cevns"]
-    sm = np.asarray(lik.components(lik.nominal(), res.signal)["cevns"])
-    bkg_label = " + ".join(labels[k] for k in comps if k not in ("cevns", "ss"))
-    lines = {f"SM CEvNS ({res.cevns_predicted:.0f}) + fitted {bkg_label}": (sm + neutrons, "--")}
-    # a per-bin profiled steady state is not a component (CsI steady_state=per_bin)
-    ss = comps.get("ss")
-    if ss is None:
-        ss = np.asarray(lik.steady_state(res.best_fit.nuisances, res.signal))
-    data = np.asarray(exp.observed) - ss
-    note = (
-        f"{'CEvNS':<8}{res.cevns_fitted:7.1f} ± {res.cevns_fitted_err:.1f}\n"
-        f"{'signif.':<8}{res.significance_sigma:7.2f} σ\n"
-        f"{'χ²/ndof':<8}{res.chi2_min:7.1f} / {res.ndof}"
-    )
-    return plotting.plot_prediction(
-        path, title=f"{title}: SM fit", e_edges=np.asarray(exp.e_edges),
-        t_edges=np.asarray(exp.t_edges), e_unit=exp.e_unit, stack=stack, data=data,
-        data_variance=np.asarray(lik.subtracted_variance()),
-        data_label="data − fitted steady state", lines=lines, note=note,
-    )  # fmt: skip
-
-
 def run(args) -> int:
     """Run ``cevns-jax fit`` on parsed arguments; returns the exit code."""
     json_path = check_output(args.json, "--json")
@@ -210,6 +179,8 @@ def run(args) -> int:
         }
         write_json(json_path, payload)
     if plot_path is not None:
-        _plot(plot_path, spec.title, res)
+        from ..plotting_prediction import plot_sm_fit
+
+        plot_sm_fit(plot_path, res, title=spec.title)
         wrote_figure(plot_path)
     return 0
