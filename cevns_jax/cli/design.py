@@ -6,11 +6,10 @@ central finite differences at the initial design, an optax run on threshold and 
 fixed mass × years, JSON and the figure (path and FoM against each optimised parameter).
 """
 
-import argparse
-
 import numpy as np
 
-from ._common import add_json, add_plot, check_output, format_table, info, write_json, wrote_figure
+from ._common import add_command, add_outputs, check_outputs, info
+from ._output import format_table, write_json, wrote_figure
 from .project import FUTURE_DETECTORS, add_set, parse_set
 
 __all__ = ["register", "run"]
@@ -34,12 +33,12 @@ examples:
 
 def register(subparsers) -> None:
     """Add the ``design`` subcommand."""
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "design",
         help="optimise a future detector's design by gradients (threshold, mass)",
         description=_DESCRIPTION,
         epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--detector", choices=FUTURE_DETECTORS, default="cryo-csi-1",
                    help="initial design (default cryo-csi-1)")  # fmt: skip
@@ -49,8 +48,7 @@ def register(subparsers) -> None:
     p.add_argument("--scan-points", type=int, default=9, metavar="N",
                    help="points of each FoM-vs-parameter curve of the figure (9)")  # fmt: skip
     add_set(p)
-    add_json(p)
-    add_plot(p, "the optimisation figure")
+    add_outputs(p, "the optimisation figure")
     p.set_defaults(func=run)
 
 
@@ -61,8 +59,7 @@ def run(args) -> int:
 
     if args.steps < 0:
         raise ConfigError(f"--steps {args.steps}: must be >= 0")
-    json_path = check_output(args.json, "--json")
-    plot_path = check_output(args.plot, "--plot", figure=True)
+    json_path, plot_path = check_outputs(args)
     values = parse_set(args.set)
     from ..projection import asimov_likelihood
 

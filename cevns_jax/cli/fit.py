@@ -5,27 +5,24 @@ normalisation free and every other nuisance under its prior, print the result an
 nuisance pulls, optionally write JSON (with provenance) and a data-vs-fit figure.
 """
 
-import argparse
 import dataclasses
 
 import numpy as np
 
 from ..registry import entry
 from ._common import (
+    add_command,
     add_data_dir,
     add_experiment,
-    add_json,
-    add_plot,
+    add_outputs,
     add_settings,
     build_experiment,
     check_finite,
-    check_output,
-    format_table,
+    check_outputs,
     info,
     parse_set,
-    write_json,
-    wrote_figure,
 )
+from ._output import format_table, write_json, wrote_figure
 
 __all__ = ["register", "run"]
 
@@ -54,18 +51,17 @@ examples:
 
 def register(subparsers) -> None:
     """Add the ``fit`` subcommand."""
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "fit",
         help="SM fit of one data set: fitted CEvNS counts, significance, nuisance pulls",
         description=_DESCRIPTION,
         epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_experiment(p)
     add_data_dir(p)
     add_settings(p)
-    add_json(p)
-    add_plot(p, "the data-vs-best-fit projections (energy and time)")
+    add_outputs(p, "the data-vs-best-fit projections (energy and time)")
     p.set_defaults(func=run)
 
 
@@ -110,8 +106,7 @@ def _print_result(title: str, res) -> None:
 
 def run(args) -> int:
     """Run ``cevns-jax fit`` on parsed arguments; returns the exit code."""
-    json_path = check_output(args.json, "--json")
-    plot_path = check_output(args.plot, "--plot", figure=True)
+    json_path, plot_path = check_outputs(args)
 
     from ..fit import fit_sm
     from ..provenance import provenance

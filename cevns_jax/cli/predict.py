@@ -8,25 +8,21 @@ prediction vs data projections, or with ``--compare`` the CEvNS spectra of the S
 several mediator models.
 """
 
-import argparse
-
 import numpy as np
 
 from ..plotting import mass_label
 from ..registry import entry
 from ._common import (
+    add_command,
     add_data_dir,
     add_experiment,
-    add_json,
-    add_plot,
+    add_outputs,
     build_experiment,
     check_finite,
-    check_output,
-    format_table,
+    check_outputs,
     info,
-    write_json,
-    wrote_figure,
 )
+from ._output import format_table, write_json, wrote_figure
 
 __all__ = ["register", "run", "DEFAULT_COMPARE"]
 
@@ -72,17 +68,16 @@ examples:
 
 def register(subparsers) -> None:
     """Add the ``predict`` subcommand."""
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "predict",
         help="expected CEvNS counts (SM or a light mediator) vs backgrounds and data",
         description=_DESCRIPTION,
         epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_experiment(p)
     add_data_dir(p)
-    add_json(p)
-    add_plot(p, "the prediction-vs-data figure (with --compare: the SM-vs-models spectra)")
+    add_outputs(p, "the prediction-vs-data figure (with --compare: the SM-vs-models spectra)")
     p.add_argument(
         "--model",
         metavar="NAME",
@@ -244,8 +239,7 @@ def _print_compare(sm_total, compare, results) -> None:
 def run(args) -> int:
     """Run ``cevns-jax predict`` on parsed arguments; returns the exit code."""
     model, compare = _validate(args)
-    json_path = check_output(args.json, "--json")
-    plot_path = check_output(args.plot, "--plot", figure=True)
+    json_path, plot_path = check_outputs(args)
 
     import equinox as eqx
 

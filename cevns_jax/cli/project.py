@@ -6,21 +6,11 @@ exclusion edge on a mass grid, the fraction of the (g−2)_μ band that Cryo-CsI
 print, write JSON and the (M, g) figure against today's CsI+LAr exclusion.
 """
 
-import argparse
-
 import numpy as np
 
 from ..registry import EXPERIMENTS
-from ._common import (
-    add_data_dir,
-    add_json,
-    add_plot,
-    check_output,
-    format_table,
-    info,
-    write_json,
-    wrote_figure,
-)
+from ._common import add_command, add_data_dir, add_model, add_outputs, check_outputs, info
+from ._output import format_table, write_json, wrote_figure
 
 __all__ = ["register", "run", "parse_set", "FUTURE_DETECTORS"]
 
@@ -71,15 +61,15 @@ def add_set(p) -> None:
 
 def register(subparsers) -> None:
     """Add the ``project`` subcommand."""
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "project",
         help="expected (Asimov) bounds of a future detector (Cryo-CsI) on one model",
         description=_DESCRIPTION,
         epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--detector", choices=FUTURE_DETECTORS, required=True, help="future detector")
-    p.add_argument("--model", required=True, metavar="NAME", help="model (cevns-jax models)")
+    add_model(p, "model (cevns-jax models)")
     p.add_argument(
         "--masses",
         type=int,
@@ -88,8 +78,7 @@ def register(subparsers) -> None:
         help="log-spaced masses 1 MeV-10 GeV of the exclusion curves (default 13)",
     )
     add_set(p)
-    add_json(p)
-    add_plot(p, "the (M, g) exclusion figure")
+    add_outputs(p, "the (M, g) exclusion figure")
     add_data_dir(p)
     p.set_defaults(func=run)
 
@@ -110,8 +99,7 @@ def run(args) -> int:
     ch = get_model(args.model)  # ConfigError for unknown names, before any work
     if args.masses < 3:
         raise ConfigError(f"--masses {args.masses}: need at least 3")
-    json_path = check_output(args.json, "--json")
-    plot_path = check_output(args.plot, "--plot", figure=True)
+    json_path, plot_path = check_outputs(args)
     values = parse_set(args.set)
     lik = asimov_likelihood(args.detector, values)
     info(f"expected bounds of {args.model} for {args.detector}")

@@ -7,7 +7,6 @@ chunks (each written as its own file, resumed when rerun) here or on a Dask clus
 provenance) and the exclusion figure with the (g−2)_μ band, one of each per model.
 """
 
-import argparse
 import time
 from pathlib import Path
 
@@ -15,17 +14,16 @@ import numpy as np
 
 from ..executors import DaskExecutor, LocalExecutor
 from ._common import (
+    add_command,
     add_data_dir,
-    add_json,
-    add_plot,
+    add_model_data,
+    add_outputs,
     add_settings,
     check_output,
-    format_table,
     info,
     parse_set,
-    write_json,
-    wrote_figure,
 )
+from ._output import format_table, write_json, wrote_figure
 
 __all__ = ["EXECUTORS", "register", "run", "default_out"]
 
@@ -91,28 +89,19 @@ EXECUTORS = {"local": LocalExecutor, "dask": DaskExecutor}
 
 def register(subparsers) -> None:
     """Add the ``scan`` subcommand."""
-    from ..registry import DATASETS
-
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "scan",
         help="2σ exclusion regions of light mediators on an (M, g) grid (chunked, resumable, "
         "local or on a Dask cluster)",
         description=_DESCRIPTION,
         epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument(
-        "--model",
-        metavar="NAME",
-        required=True,
-        help="light-mediator model(s): a name (B-L, universal, L_mu-L_tau, scalar, ...; "
+    add_model_data(
+        p,
+        model_help="light-mediator model(s): a name (B-L, universal, L_mu-L_tau, scalar, ...; "
         "list: cevns-jax models), a comma-separated list, or all",
-    )
-    p.add_argument(
-        "--data",
-        choices=tuple(DATASETS),
-        required=True,
-        help="data set: csi (CsI[Na] 2021), lar (CENNS-10 LAr 2020) or csi+lar "
+        data_help="data set: csi (CsI[Na] 2021), lar (CENNS-10 LAr 2020) or csi+lar "
         "(chi2 summed, independent nuisances)",
     )
     p.add_argument(
@@ -199,8 +188,7 @@ def register(subparsers) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     add_data_dir(p)
     add_settings(p)
-    add_json(p)
-    add_plot(p, "the (M, g) exclusion figure with the (g-2)_mu band")
+    add_outputs(p, "the (M, g) exclusion figure with the (g-2)_mu band")
     p.set_defaults(func=run)
 
 
