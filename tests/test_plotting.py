@@ -251,3 +251,43 @@ def test_g2_band_curves():
     lo, hi = band["bands"][2.0]
     assert np.all(lo < band["central"]) and np.all(band["central"] < hi)
     assert g2_band_curves(get_model("L_e-L_tau"), np.array([1e-3, 1.0])) is None
+
+
+def test_projection_figure_against_today():
+    from cevns_jax.cryo_plots import plot_projection_vs_today
+
+    masses = np.geomspace(1.0, 1e4, 4)
+    curve = {"g_connected": 1e-4 * masses**0.5}
+    curves = {"cryo-csi-1": curve, "cryo-csi-2": {"g_connected": 0.3 * curve["g_connected"]}}
+    observed = {"g_connected": 3 * curve["g_connected"]}
+    fig = plot_projection_vs_today(
+        None, "L_mu-L_tau", masses, curves, observed, g2=True, fraction={"value": 0.42}
+    )
+    ax = fig.axes[0]
+    assert len(fig.axes) == 1 and len(ax.lines) == 3  # observed and two expected edges
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend[0] == "CsI+LAr observed (today)" and any("(g-2)" in k for k in legend)
+    assert any("excludes 42 %" in t.get_text() for t in ax.texts)
+    fig = plot_projection_vs_today(None, "B-L", masses, curves, observed, g2=False)
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert not any("(g-2)" in k for k in legend) and not fig.axes[0].texts
+
+
+def test_posterior_figure_against_the_profile(lar_lik):
+    from types import SimpleNamespace
+
+    from cevns_jax.charges import get_model
+    from cevns_jax.plotting_stats import plot_posterior_vs_profile
+
+    rng = np.random.default_rng(0)
+    draws = {
+        "log10_mass_mev": rng.uniform(0, 2, (2, 200)),
+        "log10_g": rng.uniform(-6, -3, (2, 200)),
+    }
+    fig = plot_posterior_vs_profile(
+        None, SimpleNamespace(posterior=draws), lar_lik, get_model("B-L"),
+        mass_range_gev=(1e-3, 0.1), log10_g_range=(-6.0, -3.0), title="B-L on lar",
+    )  # fmt: skip
+    ax = fig.axes[0]
+    assert len(fig.axes) == 1 and ax.get_title() == "B-L on lar"
+    assert len(ax.get_legend().get_texts()) == 2  # credible region and profile contour

@@ -6,8 +6,6 @@ central finite differences at the initial design, an optax run on threshold and 
 fixed mass × years, JSON and the figure (path and FoM against each optimised parameter).
 """
 
-import numpy as np
-
 from ._common import add_command, add_outputs, check_outputs, info
 from ._output import format_table, write_json, wrote_figure
 from .project import FUTURE_DETECTORS, add_set, parse_set
@@ -53,7 +51,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..design import BOUNDS, gradient_check, optimise, scan_parameter
+    from ..design import gradient_check, optimise
     from ..errors import ConfigError
     from ..provenance import provenance
 
@@ -90,21 +88,12 @@ def run(args) -> int:
         payload["provenance"] = provenance(config, (), None)
         write_json(json_path, payload)
     if plot_path is not None:
-        from ..cryo_plots import plot_design
+        from ..cryo_plots import plot_design_result
 
-        final = res["final_design_object"]
-        lo, hi = BOUNDS["threshold_kevnr"]
-        thr = np.geomspace(lo, hi, args.scan_points)
-        m0 = float(initial.mass_kg)
-        mass = m0 * np.geomspace(*BOUNDS["mass_factor"], args.scan_points)
         info("FoM along each optimised parameter for the figure")
-        scans = {
-            "threshold_kevnr": (thr, scan_parameter(final, "threshold_kevnr", thr),
-                                "threshold [keVnr]"),
-            "mass_kg": (mass, scan_parameter(final, "mass_kg", mass),
-                        f"mass [kg] (years = {res['constraint']['budget_kg_yr']:g} kg yr / mass)"),
-        }  # fmt: skip
-        plot_design(plot_path, history=res["history"], scans=scans,
-                    title=f"{args.detector}: design optimisation (optax Adam)")  # fmt: skip
+        plot_design_result(
+            plot_path, res, initial, n_points=args.scan_points,
+            title=f"{args.detector}: design optimisation (optax Adam)",
+        )  # fmt: skip
         wrote_figure(plot_path)
     return 0

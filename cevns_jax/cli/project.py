@@ -156,31 +156,14 @@ def run(args) -> int:
         payload["provenance"] = provenance(config, read, args.data_dir)
         write_json(json_path, payload)
     if plot_path is not None:
-        _plot(plot_path, args, masses, curves, fraction, couples_mu)
+        from ..cryo_plots import plot_projection_vs_today
+        from ..registry import build_likelihood
+
+        info("today's observed CsI+LAr exclusion curve (profiled fits of the data)")
+        today = build_likelihood("csi+lar", args.data_dir)
+        observed = exclusion_curve(today, args.model, masses)
+        plot_projection_vs_today(
+            plot_path, args.model, masses, curves, observed, g2=couples_mu, fraction=fraction
+        )
         wrote_figure(plot_path)
     return 0
-
-
-def _plot(path, args, masses, curves, fraction, couples_mu):
-    from ..cryo_plots import plot_projection
-    from ..g2 import g2_band
-    from ..projection import exclusion_curve
-    from ..registry import build_likelihood, entry
-
-    info("today's observed CsI+LAr exclusion curve (profiled fits of the data)")
-    observed = exclusion_curve(build_likelihood("csi+lar", args.data_dir), args.model, masses)
-    shown = {"CsI+LAr observed (today)": ("observed", masses, observed["g_connected"])}
-    for name, c in curves.items():
-        shown[f"{entry(name).short_title} expected"] = (name, masses, c["g_connected"])
-    band = None
-    if couples_mu:
-        from ..charges import get_model
-
-        dense = np.geomspace(masses[0], masses[-1], 300)
-        b = g2_band(dense, get_model(args.model), n_sigma=(2.0,))
-        band = (dense, np.asarray(b.lower)[:, 0], np.asarray(b.upper)[:, 0])
-    note = ""
-    if fraction is not None:
-        note = (f"Cryo-CsI-II excludes {100 * fraction['value']:.0f} % of the 2σ band\n"
-                f"between 1 and 300 MeV (area in log M, log g)")  # fmt: skip
-    plot_projection(path, model=args.model, curves=shown, band=band, note=note)

@@ -95,25 +95,6 @@ def _print(diag: dict, wall: float) -> None:
               f"{d['ess_bulk']:9.0f} {d['ess_tail']:9.0f}")  # fmt: skip
 
 
-def _plot(path, args, idata, lik, charges) -> None:
-    from ..engine import profile_rows
-    from ..plotting_stats import plot_credible_vs_profile
-    from ..scan import CL_2SIGMA, DELTA_CHI2_2D
-
-    lm = np.linspace(*np.log10(np.asarray(args.mass_range) * 1e3), 30)
-    lg = np.linspace(*args.log10_g_range, 60)
-    chi2, _ = profile_rows(lik, charges, 10.0**lm, 10.0**lg)
-    post = idata.posterior
-    plot_credible_vs_profile(
-        path,
-        log10_mass_mev=np.asarray(post["log10_mass_mev"]).ravel(),
-        log10_g=np.asarray(post["log10_g"]).ravel(),
-        scan_log10_mass=lm, scan_log10_g=lg, delta_chi2=chi2 - chi2.min(),
-        threshold=DELTA_CHI2_2D, level=CL_2SIGMA,
-        title=f"{args.model} on {args.data}",
-    )  # fmt: skip
-
-
 def run(args) -> int:
     """Run ``cevns-jax sample`` on parsed arguments; returns the exit code."""
     import jax
@@ -159,6 +140,11 @@ def run(args) -> int:
         write_json(json_path, {"model": args.model, "data": args.data, "diagnostics": diag,
                                "provenance": prov})  # fmt: skip
     if plot_path is not None:
-        _plot(plot_path, args, idata, lik, charges)
+        from ..plotting_stats import plot_posterior_vs_profile
+
+        plot_posterior_vs_profile(
+            plot_path, idata, lik, charges, mass_range_gev=tuple(args.mass_range),
+            log10_g_range=tuple(args.log10_g_range), title=f"{args.model} on {args.data}",
+        )  # fmt: skip
         wrote_figure(plot_path)
     return 0
