@@ -1,7 +1,9 @@
 """Figures of the future-detector projections and of the design optimisation.
 
 Numpy in, :class:`matplotlib.figure.Figure` out (object API, Agg canvas), like
-:mod:`cevns_jax.plotting`, whose figure and file helpers these reuse. ``path=None`` returns
+:mod:`cevns_jax.plotting`, whose figure and file helpers these reuse: :func:`plot_projection`
+and :func:`plot_design`; :func:`plot_projection_vs_today` and :func:`plot_design_result`
+assemble them from exclusion curves and from an optimisation result. ``path=None`` returns
 the figure without writing it (notebooks).
 """
 
@@ -11,7 +13,7 @@ import numpy as np
 
 from .plotting import _figure, _save, model_label
 
-__all__ = ["plot_design", "plot_projection"]
+__all__ = ["plot_design", "plot_design_result", "plot_projection", "plot_projection_vs_today"]
 
 _STYLES = {
     "observed": dict(color="#4C72B0", alpha=0.30),
@@ -54,8 +56,7 @@ def plot_projection(path, *, model: str, curves: Mapping, band=None, note: str =
     if note:
         ax.text(0.98, 0.03, note, transform=ax.transAxes, ha="right", va="bottom", fontsize=8,
                 bbox=dict(boxstyle="round", fc="white", alpha=0.85))  # fmt: skip
-    if path is not None:
-        _save(fig, path)
+    _save(fig, path)
     return fig
 
 
@@ -92,6 +93,67 @@ def plot_design(path, *, history, scans: Mapping, title: str):
         ax.legend(fontsize=7)
     fig.colorbar(sc, ax=axes[0, -1], label="step")
     fig.suptitle(title)
-    if path is not None:
-        _save(fig, path)
+    _save(fig, path)
     return fig
+
+
+def plot_projection_vs_today(
+    path, model: str, masses_mev: np.ndarray, curves: Mapping, observed: Mapping, *,
+    g2: bool, fraction: Mapping | None = None,
+):  # fmt: skip
+    """:func:`plot_projection` of the expected exclusion edges of future detectors against
+    today's observed one.
+
+    Args:
+        path: output file or ``None``.
+        model: registered model name.
+        masses_mev: (n,) masses of the curves in MeV.
+        curves: detector name -> :func:`cevns_jax.projection.exclusion_curve` result.
+        observed: the same for today's CsI+LAr data.
+        g2: draw the 2σ (g−2)_μ band (the model couples to the muon).
+        fraction: optional ``{"value": ...}`` fraction of the band Cryo-CsI-II excludes.
+    """
+    from .charges import get_model
+    from .g2 import g2_band
+    from .registry import entry
+
+    shown = {"CsI+LAr observed (today)": ("observed", masses_mev, observed["g_connected"])}
+    for name, c in curves.items():
+        shown[f"{entry(name).short_title} expected"] = (name, masses_mev, c["g_connected"])
+    band = None
+    if g2:
+        dense = np.geomspace(masses_mev[0], masses_mev[-1], 300)
+        b = g2_band(dense, get_model(model), n_sigma=(2.0,))
+        band = (dense, np.asarray(b.lower)[:, 0], np.asarray(b.upper)[:, 0])
+    note = ""
+    if fraction is not None:
+        note = (f"Cryo-CsI-II excludes {100 * fraction['value']:.0f} % of the 2σ band\n"
+                f"between 1 and 300 MeV (area in log M, log g)")  # fmt: skip
+    return plot_projection(path, model=model, curves=shown, band=band, note=note)
+
+
+def plot_design_result(path, res: Mapping, initial, *, n_points: int, title: str):
+    """:func:`plot_design` of an optimisation: the FoM along the threshold and the mass
+    (at the fixed exposure budget) through the final design, ``n_points`` each.
+
+    Args:
+        path: output file or ``None``.
+        res: the result of :func:`cevns_jax.design.optimise`.
+        initial: the initial design (the mass axis is relative to its mass).
+        n_points: points of each FoM curve.
+        title: figure title.
+    """
+    from .design import BOUNDS, scan_parameter
+
+    final = res["final_design_object"]
+    lo, hi = BOUNDS["threshold_kevnr"]
+    thr = np.geomspace(lo, hi, n_points)
+    mass = float(initial.mass_kg) * np.geomspace(*BOUNDS["mass_factor"], n_points)
+    budget = res["constraint"]["budget_kg_yr"]
+    scans = {
+        "threshold_kevnr": (thr, scan_parameter(final, "threshold_kevnr", thr),
+                            "threshold [keVnr]"),
+        "mass_kg": (mass, scan_parameter(final, "mass_kg", mass),
+                    f"mass [kg] (years = {budget:g} kg yr / mass)"),
+    }  # fmt: skip
+    return plot_design(path, history=res["history"], scans=scans, title=title)

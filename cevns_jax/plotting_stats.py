@@ -2,7 +2,9 @@
 Bayesian credible region against the profile-likelihood contour.
 
 Same conventions as :mod:`cevns_jax.plotting`: numpy inputs, the object API, each function
-writes exactly the file it is given and returns the Figure.
+writes exactly the file it is given and returns the Figure; :func:`plot_posterior_vs_profile`
+takes the sampler's InferenceData and computes the profile-likelihood grid it is drawn
+against.
 """
 
 from collections.abc import Mapping
@@ -15,7 +17,7 @@ from .plotting import _figure, _save
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["plot_credible_vs_profile", "plot_toys"]
+__all__ = ["plot_credible_vs_profile", "plot_posterior_vs_profile", "plot_toys"]
 
 
 def plot_toys(path, summary: Mapping, t: np.ndarray, *, title: str) -> "Figure":
@@ -116,3 +118,39 @@ def plot_credible_vs_profile(
     ax.set(xlabel=r"$\log_{10}(M / \mathrm{MeV})$", ylabel=r"$\log_{10} g$", title=title)
     _save(fig, path)
     return fig
+
+
+def plot_posterior_vs_profile(
+    path,
+    idata,
+    lik,
+    charges,
+    *,
+    mass_range_gev: tuple[float, float],
+    log10_g_range: tuple[float, float],
+    title: str,
+) -> "Figure":
+    """:func:`plot_credible_vs_profile` of a NUTS posterior of (M, g) against the 2σ contour
+    (two parameters) of the profiled χ² on a 30 × 60 grid over the prior ranges.
+
+    Args:
+        path: output file, or ``None``.
+        idata: ArviZ InferenceData with ``log10_mass_mev`` and ``log10_g`` draws.
+        lik: the likelihood sampled (joint or one experiment); charges: the model's.
+        mass_range_gev: (lo, hi) mass prior range in GeV; log10_g_range: (lo, hi).
+        title: figure title.
+    """
+    from .engine import profile_rows
+    from .scan import CL_2SIGMA, DELTA_CHI2_2D
+
+    lm = np.linspace(*np.log10(np.asarray(mass_range_gev) * 1e3), 30)
+    lg = np.linspace(*log10_g_range, 60)
+    chi2, _ = profile_rows(lik, charges, 10.0**lm, 10.0**lg)
+    post = idata.posterior
+    return plot_credible_vs_profile(
+        path,
+        log10_mass_mev=np.asarray(post["log10_mass_mev"]).ravel(),
+        log10_g=np.asarray(post["log10_g"]).ravel(),
+        scan_log10_mass=lm, scan_log10_g=lg, delta_chi2=chi2 - chi2.min(),
+        threshold=DELTA_CHI2_2D, level=CL_2SIGMA, title=title,
+    )  # fmt: skip

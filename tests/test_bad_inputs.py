@@ -25,7 +25,7 @@ import pytest
 
 from cevns_jax import Mediator, U1Charges, get_model, mediator
 from cevns_jax._x64 import check_backend
-from cevns_jax.cli import _common, main
+from cevns_jax.cli import _common, _output, main
 from cevns_jax.errors import BackendError, ConfigError
 from cevns_jax.rates import expected_counts
 
@@ -261,7 +261,7 @@ def test_api_batches(csi):
 # --- JSON: no silent NaN -----------------------------------------------------------------
 def test_json_records_every_non_finite_number(tmp_path, capsys):
     out = tmp_path / "x.json"
-    _common.write_json(out, {"a": np.array([1.0, np.nan]), "b": {"c": np.inf}, "d": 2.0})
+    _output.write_json(out, {"a": np.array([1.0, np.nan]), "b": {"c": np.inf}, "d": 2.0})
     data = json.loads(out.read_text())
     assert data["a"] == [1.0, None] and data["b"]["c"] is None and data["d"] == 2.0
     assert data["non_finite_values"]["values"] == {"/a/1": "nan", "/b/c": "inf"}

@@ -8,7 +8,8 @@ import pytest
 import cevns_jax
 from cevns_jax.charges import model_names
 from cevns_jax.cli import build_parser, main
-from cevns_jax.cli._common import EXPERIMENTS, to_jsonable
+from cevns_jax.cli._common import EXPERIMENTS
+from cevns_jax.cli._output import to_jsonable
 from cevns_jax.datasets import REGISTRY
 
 _KEYS = {
@@ -157,6 +158,39 @@ def test_every_option_has_help():
         assert p.description, name
         for action in p._actions:
             assert action.help, f"{name} {action.option_strings}"
+
+
+def test_shared_options_are_the_same_everywhere():
+    """--model/--data and --json/--plot come from one helper each (cli/_common.py)."""
+    from cevns_jax.registry import DATASETS
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    for name in ("bounds", "scan", "sample", "toys"):
+        actions = {a.dest: a for a in sub.choices[name]._actions}
+        assert actions["model"].required and actions["model"].metavar == "NAME", name
+        assert actions["data"].required and tuple(actions["data"].choices) == tuple(DATASETS)
+    for name in ("predict", "fit", "bounds", "scan", "toys", "sample", "project", "design"):
+        dests = {a.dest for a in sub.choices[name]._actions}
+        assert {"json", "plot"} <= dests, name
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["predict", "-e", "lar2020"],
+        ["fit", "-e", "lar2020"],
+        ["bounds", "--model", "B-L", "--data", "lar"],
+        ["toys", "--model", "B-L", "--data", "csi", "--mass", "0.01"],
+        ["sample", "--model", "B-L", "--data", "csi"],
+    ],
+)
+def test_unknown_figure_format_exits_2_before_any_work(argv, tmp_path, capsys):
+    out = tmp_path / "f.xyz"
+    assert main([*argv, "--data-dir", str(tmp_path), "--plot", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "unknown figure format '.xyz'" in err and "built" not in err
+    assert not out.exists()
 
 
 @pytest.mark.parametrize(

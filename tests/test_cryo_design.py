@@ -71,3 +71,16 @@ def test_design_and_project_commands(tmp_path, capsys):
     assert np.isfinite([b["value"] for b in res["expected_bounds"]]).all()
     assert main(["project", "--detector", "cryo-csi-1", "--model", "B-L", "--set", "x=1"]) == 2
     assert "unknown design parameter 'x'" in capsys.readouterr().err
+
+
+def test_design_figure_of_an_optimisation():
+    from cevns_jax.cryo_plots import plot_design_result
+    from cevns_jax.design import optimise
+
+    d = cryo_csi_1()
+    res = optimise(d, steps=1)
+    fig = plot_design_result(None, res, d, n_points=2, title="t")
+    assert len(fig.axes) == 4  # path, FoM vs threshold and vs mass, colour bar
+    for ax in fig.axes[1:3]:
+        (curve,) = [ln for ln in ax.lines if ln.get_label() == "FoM through the final design"]
+        assert curve.get_xdata().size == 2

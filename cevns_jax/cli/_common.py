@@ -1,19 +1,18 @@
-"""Pieces shared by the CLI commands: options, experiment building, JSON output, tables.
+"""Pieces shared by the CLI commands: options, input and output checks, experiment building.
 
-Commands stay thin: parse, build the experiment (:func:`build_experiment`), call the
-library, print a table (:func:`format_table`), write JSON (:func:`write_json`) with a
-``"provenance"`` block (:func:`cevns_jax.provenance.provenance`) and a figure
-(:mod:`cevns_jax.plotting`, imported only when a figure is asked for).
+Commands stay thin: parse (the ``add_*`` options), check the outputs before any work
+(:func:`check_outputs`), build the experiment (:func:`build_experiment`), call the
+library, and write with :mod:`cevns_jax.cli._output` (tables, JSON with a
+``"provenance"`` block from :func:`cevns_jax.provenance.provenance`) and the figure
+modules (:mod:`cevns_jax.plotting`, imported only when a figure is asked for).
 """
 
 import argparse
-import json
-import math
 import os
 import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -22,25 +21,60 @@ from ..errors import ConfigError, DataError
 from ..registry import EXPERIMENTS, entry
 
 __all__ = [
+    "add_command",
     "add_data_dir",
     "add_experiment",
     "add_json",
+    "add_model",
+    "add_model_data",
+    "add_outputs",
     "add_plot",
     "add_settings",
     "build_experiment",
     "check_finite",
     "check_output",
+    "check_outputs",
     "figure_format",
-    "format_table",
     "info",
     "parse_set",
-    "to_jsonable",
-    "write_json",
-    "wrote_figure",
 ]
 
 
 # --- options ----------------------------------------------------------------------------
+def add_command(
+    subparsers, name: str, *, help: str, description: str, epilog: str | None = None
+) -> argparse.ArgumentParser:
+    """Add the parser of one subcommand: ``help`` is its line in ``cevns-jax --help``, the
+    ``description`` and ``epilog`` (examples) are printed as written."""
+    return subparsers.add_parser(
+        name,
+        help=help,
+        description=description,
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def add_model(
+    parser: argparse.ArgumentParser, help: str = "light-mediator model (list: cevns-jax models)"
+) -> None:
+    """``--model NAME`` (required): a registered model name, or what ``help`` says."""
+    parser.add_argument("--model", metavar="NAME", required=True, help=help)
+
+
+def add_model_data(
+    parser: argparse.ArgumentParser,
+    model_help: str = "light-mediator model (list: cevns-jax models)",
+    data_help: str = "data set",
+) -> None:
+    """``--model NAME`` (:func:`add_model`) and ``--data``, one of the registry's data sets
+    (both required)."""
+    from ..registry import DATASETS
+
+    add_model(parser, model_help)
+    parser.add_argument("--data", choices=tuple(DATASETS), required=True, help=data_help)
+
+
 def add_data_dir(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data-dir",
@@ -78,6 +112,12 @@ def add_plot(parser: argparse.ArgumentParser, what: str) -> None:
         help=f"write {what} to this image file (format from the suffix: .png, .pdf, .svg, "
         "...; PNG when the name has no suffix)",
     )
+
+
+def add_outputs(parser: argparse.ArgumentParser, figure: str) -> None:
+    """``--json FILE`` and ``--plot FILE`` (of ``figure``, see :func:`add_plot`)."""
+    add_json(parser)
+    add_plot(parser, figure)
 
 
 def add_settings(parser: argparse.ArgumentParser) -> None:
@@ -168,6 +208,12 @@ def check_output(path: str | None, option: str, *, figure: bool = False) -> Path
     return out
 
 
+def check_outputs(args) -> tuple[Path | None, Path | None]:
+    """The ``--json`` and ``--plot`` paths of parsed arguments, checked by
+    :func:`check_output` (the figure's format too) before any computation."""
+    return check_output(args.json, "--json"), check_output(args.plot, "--plot", figure=True)
+
+
 def figure_formats() -> dict[str, str]:
     """Figure formats matplotlib can write: suffix (no dot) -> description."""
     from matplotlib.backend_bases import FigureCanvasBase
@@ -191,15 +237,6 @@ def figure_format(path: str | os.PathLike, option: str = "--plot") -> str:
             + ", ".join(f".{k}" for k in sorted(formats))
         )
     return suffix
-
-
-def wrote_figure(path: str | os.PathLike) -> None:
-    """The progress line after a figure is written (says the format when the name has no
-    suffix)."""
-    if Path(path).suffix:
-        info(f"wrote {path}")
-    else:
-        info(f"wrote {path} (PNG image: the name has no suffix)")
 
 
 def check_finite(values: Mapping[str, object], what: str, fix: str) -> None:
@@ -253,78 +290,3 @@ def build_experiment(name: str, data_dir: str | None = None, overrides=None):
     elapsed = time.perf_counter() - start
     info(f"built {name} (detector response and backgrounds) in {elapsed:.1f} s")
     return exp
-
-
-# --- output ------------------------------------------------------------------------------
-def to_jsonable(obj, non_finite: list | None = None, _path: str = ""):
-    """Nested dicts/lists with arrays and numpy scalars -> plain JSON types.
-
-    Arrays become (nested) lists of Python floats. JSON has no NaN or infinity: non-finite
-    floats become ``None``, and when ``non_finite`` is a list, ``(path, "nan" | "inf" |
-    "-inf")`` is appended to it for each, so that the writer can record where
-    (:func:`write_json` does; it never drops a NaN silently).
-    """
-    if isinstance(obj, Mapping):
-        return {str(k): to_jsonable(v, non_finite, f"{_path}/{k}") for k, v in obj.items()}
-    if isinstance(obj, str | bool) or obj is None:
-        return obj
-    if isinstance(obj, list | tuple):
-        return [to_jsonable(v, non_finite, f"{_path}/{i}") for i, v in enumerate(obj)]
-    if isinstance(obj, int | np.integer) and not isinstance(obj, bool):
-        return int(obj)
-    if isinstance(obj, os.PathLike):
-        return os.fspath(obj)
-    arr = np.asarray(obj)
-    if arr.dtype.kind not in "fiub":
-        return str(obj)
-    if arr.ndim:
-        return [to_jsonable(v, non_finite, f"{_path}/{i}") for i, v in enumerate(arr)]
-    value = float(arr)
-    if math.isfinite(value):
-        return value
-    if non_finite is not None:
-        non_finite.append((_path or "/", str(value)))
-    return None
-
-
-def write_json(path: str | os.PathLike, payload: Mapping) -> None:
-    """Write ``payload`` as indented JSON (numbers as plain floats).
-
-    Non-finite numbers are written as ``null`` and listed, with their JSON path and value,
-    under ``"non_finite_values"`` (plus a warning on stderr), so a reader can tell a NaN
-    from a value that does not apply.
-    """
-    non_finite: list = []
-    data = to_jsonable(payload, non_finite)
-    if non_finite:
-        data["non_finite_values"] = {
-            "description": "numbers that were NaN or infinite, written as null",
-            "values": {p: v for p, v in non_finite},
-        }
-        shown = ", ".join(p for p, _ in non_finite[:3])
-        more = f" and {len(non_finite) - 3} more" if len(non_finite) > 3 else ""
-        info(
-            f"warning: {len(non_finite)} non-finite number(s) written as null in {path} "
-            f"({shown}{more}); listed under 'non_finite_values'"
-        )
-    with open(path, "w", encoding="utf-8") as stream:
-        json.dump(data, stream, indent=2, allow_nan=False)
-        stream.write("\n")
-    info(f"wrote {path}")
-
-
-def format_table(
-    headers: Sequence[str], rows: Sequence[Sequence[object]], *, left: int = 1
-) -> str:
-    """A plain-text table; the first ``left`` columns are left-aligned, the others right."""
-    cells = [[str(c) for c in headers]] + [[str(c) for c in row] for row in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-
-    def line(row):
-        return "  ".join(
-            c.ljust(w) if i < left else c.rjust(w)
-            for i, (c, w) in enumerate(zip(row, widths, strict=True))
-        ).rstrip()
-
-    rule = "  ".join("-" * w for w in widths)
-    return "\n".join([line(cells[0]), rule] + [line(r) for r in cells[1:]])

@@ -6,24 +6,20 @@ regime at its two masses, print it next to arXiv:2202.11002 Table II, optionally
 JSON (with provenance and the χ² curves) and the Δχ²(g) figure.
 """
 
-import argparse
 import time
 
-import numpy as np
-
 from ._common import (
+    add_command,
     add_data_dir,
-    add_json,
-    add_plot,
+    add_model_data,
+    add_outputs,
     add_settings,
     build_experiment,
-    check_output,
-    format_table,
+    check_outputs,
     info,
     parse_set,
-    write_json,
-    wrote_figure,
 )
+from ._output import format_table, write_json, wrote_figure
 
 __all__ = ["register", "run", "build_data_experiments", "bound_config"]
 
@@ -59,29 +55,22 @@ examples:
 
 def register(subparsers) -> None:
     """Add the ``bounds`` subcommand."""
-    from ..table import CONVERGENCE_TOL, DATASETS, regime_text
+    from ..table import CONVERGENCE_TOL, regime_text
 
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "bounds",
         help="2σ upper bound on one light mediator's coupling (low and high mass)",
         description=_DESCRIPTION.format(
             low=regime_text("low"), high=regime_text("high"), tol=CONVERGENCE_TOL
         ),
         epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument(
-        "--model",
-        metavar="NAME",
-        required=True,
-        help="light-mediator model, e.g. B-L, universal, L_mu-L_tau, scalar "
+    add_model_data(
+        p,
+        model_help="light-mediator model, e.g. B-L, universal, L_mu-L_tau, scalar "
         "(list: cevns-jax models)",
-    )
-    p.add_argument(
-        "--data",
-        choices=DATASETS,
-        required=True,
-        help="data set: csi (CsI[Na] 2021), lar (CENNS-10 LAr 2020) or csi+lar (both, "
+        data_help="data set: csi (CsI[Na] 2021), lar (CENNS-10 LAr 2020) or csi+lar (both, "
         "chi2 summed with independent nuisances)",
     )
     p.add_argument(
@@ -93,34 +82,33 @@ def register(subparsers) -> None:
     )
     add_data_dir(p)
     add_settings(p)
-    add_json(p)
-    add_plot(p, "the Delta chi2 curves at both masses of each regime, with the bounds")
+    add_outputs(p, "the Delta chi2 curves at both masses of each regime, with the bounds")
     p.set_defaults(func=run)
+
+
+def _entries(datasets) -> dict:
+    """Experiment key -> registry entry of every experiment the data sets need, once."""
+    from ..registry import data_set
+
+    return {e.key: e for d in datasets for e in data_set(d)}
 
 
 def build_data_experiments(datasets, data_dir, overrides=None) -> dict:
     """Build each experiment the data sets need, once: dict experiment key -> Experiment
     (with the experiment-level named settings of ``overrides``)."""
-    from ..registry import data_set
-
-    entries = {e.key: e for d in datasets for e in data_set(d)}
-    return {k: build_experiment(e.name, data_dir, overrides) for k, e in entries.items()}
+    return {
+        k: build_experiment(e.name, data_dir, overrides) for k, e in _entries(datasets).items()
+    }
 
 
 def likelihood_settings(datasets, overrides) -> dict:
     """Experiment key -> likelihood settings with the named settings of ``overrides``."""
-    from ..registry import data_set
-
-    entries = {e.key: e for d in datasets for e in data_set(d)}
-    return {k: overrides.likelihood_settings(e) for k, e in entries.items()}
+    return {k: overrides.likelihood_settings(e) for k, e in _entries(datasets).items()}
 
 
 def data_files(datasets) -> list[str]:
     """Registry names of the release files the experiments of ``datasets`` read."""
-    from ..registry import data_set
-
-    entries = {e.key: e for d in datasets for e in data_set(d)}
-    return [f for e in entries.values() for f in e.data_files]
+    return [f for e in _entries(datasets).values() for f in e.data_files]
 
 
 def bound_config() -> dict:
@@ -205,35 +193,6 @@ def _print(model: str, data: str, rows) -> None:
         print(f"published: {BOUNDS_REFERENCE}")
 
 
-def _plot(path, model, data, rows) -> None:
-    from .. import plotting
-    from ..registry import data_set_title
-    from ..table import mass_text
-
-    panels = []
-    for r in rows:
-        curves = []
-        for k, d in enumerate(r["details"]):
-            scale = 1.0 if r["regime"] == "low" else 1e3 / d["mass_mev"]  # g -> g/M[GeV]
-            curves.append({
-                "label": f"M = {mass_text(d['mass_mev'] * 1e-3)}",
-                "x": 10.0 ** np.asarray(d["log10_g"]) * scale,
-                "delta_chi2": np.asarray(d["chi2"]) - d["chi2_min"],
-                "delta_chi2_zero": d["delta_chi2_sm"],
-                "main": k == 0,
-            })  # fmt: skip
-        panels.append({
-            "regime": r["regime"], "curves": curves, "value": r["value"],
-            "value_outer": r["value_outer"] if r["island"] else None,
-            "published": r["published"], "convergence": r["convergence"],
-        })  # fmt: skip
-    plotting.plot_bounds(
-        path,
-        title=f"{plotting.model_label(model)} on {data_set_title(data)}: 2σ bounds (Δχ² = 4)",
-        panels=panels,
-    )
-
-
 def run(args) -> int:
     """Run ``cevns-jax bounds`` on parsed arguments; returns the exit code."""
     from ..charges import get_model
@@ -241,8 +200,7 @@ def run(args) -> int:
     from ..table import bound_rows
 
     get_model(args.model)  # unknown model: ConfigError (exit 2) before any data are read
-    json_path = check_output(args.json, "--json")
-    plot_path = check_output(args.plot, "--plot", figure=True)
+    json_path, plot_path = check_outputs(args)
     regimes = ("low", "high") if args.regime == "both" else (args.regime,)
     overrides = parse_set(args.set, [args.data])
 
@@ -277,6 +235,8 @@ def run(args) -> int:
         }
         write_json(json_path, payload)
     if plot_path is not None:
-        _plot(plot_path, args.model, args.data, rows)
+        from ..plotting_bounds import plot_bound_rows
+
+        plot_bound_rows(plot_path, rows, model=args.model, data=args.data)
         wrote_figure(plot_path)
     return 0

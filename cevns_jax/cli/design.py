@@ -6,11 +6,8 @@ central finite differences at the initial design, an optax run on threshold and 
 fixed mass × years, JSON and the figure (path and FoM against each optimised parameter).
 """
 
-import argparse
-
-import numpy as np
-
-from ._common import add_json, add_plot, check_output, format_table, info, write_json, wrote_figure
+from ._common import add_command, add_outputs, check_outputs, info
+from ._output import format_table, write_json, wrote_figure
 from .project import FUTURE_DETECTORS, add_set, parse_set
 
 __all__ = ["register", "run"]
@@ -34,12 +31,12 @@ examples:
 
 def register(subparsers) -> None:
     """Add the ``design`` subcommand."""
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "design",
         help="optimise a future detector's design by gradients (threshold, mass)",
         description=_DESCRIPTION,
         epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--detector", choices=FUTURE_DETECTORS, default="cryo-csi-1",
                    help="initial design (default cryo-csi-1)")  # fmt: skip
@@ -49,20 +46,18 @@ def register(subparsers) -> None:
     p.add_argument("--scan-points", type=int, default=9, metavar="N",
                    help="points of each FoM-vs-parameter curve of the figure (9)")  # fmt: skip
     add_set(p)
-    add_json(p)
-    add_plot(p, "the optimisation figure")
+    add_outputs(p, "the optimisation figure")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    from ..design import BOUNDS, gradient_check, optimise, scan_parameter
+    from ..design import gradient_check, optimise
     from ..errors import ConfigError
     from ..provenance import provenance
 
     if args.steps < 0:
         raise ConfigError(f"--steps {args.steps}: must be >= 0")
-    json_path = check_output(args.json, "--json")
-    plot_path = check_output(args.plot, "--plot", figure=True)
+    json_path, plot_path = check_outputs(args)
     values = parse_set(args.set)
     from ..projection import asimov_likelihood
 
@@ -93,21 +88,12 @@ def run(args) -> int:
         payload["provenance"] = provenance(config, (), None)
         write_json(json_path, payload)
     if plot_path is not None:
-        from ..cryo_plots import plot_design
+        from ..cryo_plots import plot_design_result
 
-        final = res["final_design_object"]
-        lo, hi = BOUNDS["threshold_kevnr"]
-        thr = np.geomspace(lo, hi, args.scan_points)
-        m0 = float(initial.mass_kg)
-        mass = m0 * np.geomspace(*BOUNDS["mass_factor"], args.scan_points)
         info("FoM along each optimised parameter for the figure")
-        scans = {
-            "threshold_kevnr": (thr, scan_parameter(final, "threshold_kevnr", thr),
-                                "threshold [keVnr]"),
-            "mass_kg": (mass, scan_parameter(final, "mass_kg", mass),
-                        f"mass [kg] (years = {res['constraint']['budget_kg_yr']:g} kg yr / mass)"),
-        }  # fmt: skip
-        plot_design(plot_path, history=res["history"], scans=scans,
-                    title=f"{args.detector}: design optimisation (optax Adam)")  # fmt: skip
+        plot_design_result(
+            plot_path, res, initial, n_points=args.scan_points,
+            title=f"{args.detector}: design optimisation (optax Adam)",
+        )  # fmt: skip
         wrote_figure(plot_path)
     return 0

@@ -5,27 +5,24 @@ normalisation free and every other nuisance under its prior, print the result an
 nuisance pulls, optionally write JSON (with provenance) and a data-vs-fit figure.
 """
 
-import argparse
 import dataclasses
 
 import numpy as np
 
 from ..registry import entry
 from ._common import (
+    add_command,
     add_data_dir,
     add_experiment,
-    add_json,
-    add_plot,
+    add_outputs,
     add_settings,
     build_experiment,
     check_finite,
-    check_output,
-    format_table,
+    check_outputs,
     info,
     parse_set,
-    write_json,
-    wrote_figure,
 )
+from ._output import format_table, write_json, wrote_figure
 
 __all__ = ["register", "run"]
 
@@ -54,18 +51,17 @@ examples:
 
 def register(subparsers) -> None:
     """Add the ``fit`` subcommand."""
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "fit",
         help="SM fit of one data set: fitted CEvNS counts, significance, nuisance pulls",
         description=_DESCRIPTION,
         epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_experiment(p)
     add_data_dir(p)
     add_settings(p)
-    add_json(p)
-    add_plot(p, "the data-vs-best-fit projections (energy and time)")
+    add_outputs(p, "the data-vs-best-fit projections (energy and time)")
     p.set_defaults(func=run)
 
 
@@ -108,41 +104,9 @@ def _print_result(title: str, res) -> None:
     print(format_table(["nuisance", "value", "pull", "prior width"], nrows))
 
 
-def _plot(path, title, res) -> None:
-    from .. import plotting
-
-    lik = res.likelihood
-    exp = lik.experiment
-    comps = res.fitted_components
-    labels = lik.component_labels
-    stack = {labels[k]: v for k, v in comps.items() if k not in ("cevns", "ss")}
-    neutrons = sum(stack.values())
-    stack[f"CEvNS best fit ({res.cevns_fitted:.0f})"] = comps["cevns"]
-    sm = np.asarray(lik.components(lik.nominal(), res.signal)["cevns"])
-    bkg_label = " + ".join(labels[k] for k in comps if k not in ("cevns", "ss"))
-    lines = {f"SM CEvNS ({res.cevns_predicted:.0f}) + fitted {bkg_label}": (sm + neutrons, "--")}
-    # a per-bin profiled steady state is not a component (CsI steady_state=per_bin)
-    ss = comps.get("ss")
-    if ss is None:
-        ss = np.asarray(lik.steady_state(res.best_fit.nuisances, res.signal))
-    data = np.asarray(exp.observed) - ss
-    note = (
-        f"{'CEvNS':<8}{res.cevns_fitted:7.1f} ± {res.cevns_fitted_err:.1f}\n"
-        f"{'signif.':<8}{res.significance_sigma:7.2f} σ\n"
-        f"{'χ²/ndof':<8}{res.chi2_min:7.1f} / {res.ndof}"
-    )
-    return plotting.plot_prediction(
-        path, title=f"{title}: SM fit", e_edges=np.asarray(exp.e_edges),
-        t_edges=np.asarray(exp.t_edges), e_unit=exp.e_unit, stack=stack, data=data,
-        data_variance=np.asarray(lik.subtracted_variance()),
-        data_label="data − fitted steady state", lines=lines, note=note,
-    )  # fmt: skip
-
-
 def run(args) -> int:
     """Run ``cevns-jax fit`` on parsed arguments; returns the exit code."""
-    json_path = check_output(args.json, "--json")
-    plot_path = check_output(args.plot, "--plot", figure=True)
+    json_path, plot_path = check_outputs(args)
 
     from ..fit import fit_sm
     from ..provenance import provenance
@@ -210,6 +174,8 @@ def run(args) -> int:
         }
         write_json(json_path, payload)
     if plot_path is not None:
-        _plot(plot_path, spec.title, res)
+        from ..plotting_prediction import plot_sm_fit
+
+        plot_sm_fit(plot_path, res, title=spec.title)
         wrote_figure(plot_path)
     return 0

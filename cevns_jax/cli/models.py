@@ -1,11 +1,11 @@
 """``cevns-jax models``: the registered light-mediator models and their charges."""
 
-import argparse
 from fractions import Fraction
 
 import numpy as np
 
-from ._common import add_json, check_output, format_table, write_json
+from ._common import add_command, add_json, check_output
+from ._output import format_table, write_json
 
 __all__ = ["register", "run", "model_table"]
 
@@ -21,11 +21,11 @@ description. Conventions: docs/physics.md section 5 and cevns_jax.charges.
 
 def register(subparsers) -> None:
     """Add the ``models`` subcommand."""
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "models",
         help="list the light-mediator models with their charges",
         description=_DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_json(p)
     p.set_defaults(func=run)

@@ -8,24 +8,21 @@ prediction vs data projections, or with ``--compare`` the CEvNS spectra of the S
 several mediator models.
 """
 
-import argparse
-
 import numpy as np
 
+from ..plotting import mass_label
 from ..registry import entry
 from ._common import (
+    add_command,
     add_data_dir,
     add_experiment,
-    add_json,
-    add_plot,
+    add_outputs,
     build_experiment,
     check_finite,
-    check_output,
-    format_table,
+    check_outputs,
     info,
-    write_json,
-    wrote_figure,
 )
+from ._output import format_table, write_json, wrote_figure
 
 __all__ = ["register", "run", "DEFAULT_COMPARE"]
 
@@ -71,17 +68,16 @@ examples:
 
 def register(subparsers) -> None:
     """Add the ``predict`` subcommand."""
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "predict",
         help="expected CEvNS counts (SM or a light mediator) vs backgrounds and data",
         description=_DESCRIPTION,
         epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_experiment(p)
     add_data_dir(p)
-    add_json(p)
-    add_plot(p, "the prediction-vs-data figure (with --compare: the SM-vs-models spectra)")
+    add_outputs(p, "the prediction-vs-data figure (with --compare: the SM-vs-models spectra)")
     p.add_argument(
         "--model",
         metavar="NAME",
@@ -125,10 +121,6 @@ def register(subparsers) -> None:
 
 
 # --- helpers -------------------------------------------------------------------------------
-def _mass_text(mass_gev: float) -> str:
-    return f"{mass_gev * 1e3:g} MeV" if mass_gev < 1.0 else f"{mass_gev:g} GeV"
-
-
 def _model_info(name: str, mass_gev: float, coupling: float) -> dict:
     from ..charges import MODELS, anomaly_free, get_model
 
@@ -199,7 +191,7 @@ def _print_table(spec, exp, sm, model, model_counts, backgrounds, released) -> N
     cols = [sm] if model is None else [sm, model_counts]
     headers = ["", "SM"]
     if model is not None:
-        headers.append(f"{model[0]} (M = {_mass_text(model[1])}, g = {model[2]:g})")
+        headers.append(f"{model[0]} (M = {mass_label(model[1])}, g = {model[2]:g})")
     label = {
         "nu_e": "CEvNS nu_e (delayed)",
         "nu_mu": "CEvNS nu_mu (prompt)",
@@ -234,7 +226,7 @@ def _print_compare(sm_total, compare, results) -> None:
         rows.append(
             [
                 name,
-                _mass_text(mass),
+                mass_label(mass),
                 f"{g:g}",
                 _fmt(counts.sum()),
                 f"{counts.sum() / sm_total:.3f}",
@@ -243,103 +235,11 @@ def _print_compare(sm_total, compare, results) -> None:
     print("\n" + format_table(["model", "M", "g", "CEvNS total", "ratio to SM"], rows))
 
 
-def _data_for_plot(lik, backgrounds):
-    """(data, variance, label): observed − steady state and its variance (the likelihood's),
-    the other backgrounds subtracted too."""
-    exp = lik.experiment
-    rest = sum(v for k, v in backgrounds.items() if k != "ss")
-    data = np.asarray(exp.observed) - backgrounds["ss"] - rest
-    return data, np.asarray(lik.subtracted_variance()), "data − nominal backgrounds"
-
-
-def _fitted_backgrounds(fit) -> dict[str, np.ndarray]:
-    """Backgrounds at the SM best fit (every fitted component but CEvNS)."""
-    return {k: np.asarray(v) for k, v in fit.fitted_components.items() if k != "cevns"}
-
-
-def _plot_prediction(path, title, lik, sm, model, model_counts, backgrounds, released, fit=None):
-    """Prediction vs data; ``fit`` (an SMFit) gives the backgrounds subtracted and stacked,
-    else the nominal ones are used, and the labels say which."""
-    from .. import plotting
-
-    exp = lik.experiment
-    counts = sm if model is None else model_counts
-    which = "nominal" if fit is None else "fitted"
-    bkg = backgrounds if fit is None else _fitted_backgrounds(fit)
-    obs = np.asarray(exp.observed)
-    data, var = obs - bkg["ss"], np.asarray(lik.subtracted_variance())
-    data_label = f"data − {which} steady state"
-    stack = {f"{lik.component_labels[k]} ({which})": v for k, v in bkg.items() if k != "ss"}
-    neutron_names = " + ".join(lik.component_labels[k] for k in bkg if k != "ss")
-    from ..flux import SOURCES
-
-    for label, c in zip(plotting.stack_labels(SOURCES), counts, strict=True):
-        stack[label] = c
-    neutrons = sum((v for k, v in bkg.items() if k != "ss"), 0.0)
-    lines = {}
-    what = "SM"
-    if model is not None:
-        what = f"{plotting.model_label(model[0])} (M = {_mass_text(model[1])}, g = {model[2]:g})"
-        lines[f"SM prediction + {neutron_names}"] = (
-            sm.sum(axis=0) + neutrons,
-            "-",
-        )
-    if released is not None:
-        lines[f"COHERENT CEvNS template ({released.sum():.0f})"] = (released, "--")
-    note_rows = [("CEvNS predicted", f"{counts.sum():8.1f}")]
-    if fit is not None:
-        note_rows.append(("CEvNS SM fit", f"{fit.cevns_fitted:8.1f} ± {fit.cevns_fitted_err:.1f}"))
-    note_rows.append((f"{neutron_names} {which}", f"{np.sum(neutrons):8.1f}"))
-    signal = data.sum() - np.sum(neutrons)
-    note_rows.append((f"data − {which} bkg", f"{signal:8.1f} ± {np.sqrt(var.sum()):.1f}"))
-    width = max(len(k) for k, _ in note_rows)
-    note = "\n".join(f"{k:<{width}} {v}" for k, v in note_rows)
-    subtitle = (
-        "backgrounds from the SM fit of the data"
-        if fit is not None
-        else "nominal (unfitted) backgrounds"
-    )
-    return plotting.plot_prediction(
-        path,
-        title=f"{title}: {what} prediction vs data ({subtitle})",
-        e_edges=np.asarray(exp.e_edges),
-        t_edges=np.asarray(exp.t_edges),
-        e_unit=exp.e_unit,
-        stack=stack,
-        data=data,
-        data_variance=var,
-        data_label=data_label,
-        lines=lines,
-        note=note,
-    )
-
-
-def _plot_compare(path, title, lik, sm, compare, results, backgrounds):
-    from .. import plotting
-
-    exp = lik.experiment
-    mass, g, _ = compare
-    data, var, label = _data_for_plot(lik, backgrounds)
-    plotting.plot_compare(
-        path,
-        title=f"{title}: CEvNS for the SM and light mediators (M = {_mass_text(mass)}, g = {g:g})",
-        e_edges=np.asarray(exp.e_edges),
-        t_edges=np.asarray(exp.t_edges),
-        e_unit=exp.e_unit,
-        sm=sm.sum(axis=0),
-        models={n: c.sum(axis=0) for n, c in results.items()},
-        data=data,
-        data_variance=var,
-        data_label=label,
-    )
-
-
 # --- the command ---------------------------------------------------------------------------
 def run(args) -> int:
     """Run ``cevns-jax predict`` on parsed arguments; returns the exit code."""
     model, compare = _validate(args)
-    json_path = check_output(args.json, "--json")
-    plot_path = check_output(args.plot, "--plot", figure=True)
+    json_path, plot_path = check_outputs(args)
 
     import equinox as eqx
 
@@ -431,7 +331,12 @@ def run(args) -> int:
 
     if plot_path is not None:
         if compare is not None:
-            _plot_compare(plot_path, spec.title, lik, sm, compare, results, backgrounds)
+            from ..plotting_compare import plot_compare_models
+
+            plot_compare_models(
+                plot_path, lik, title=spec.title, sm=sm, models=results, mass_gev=compare[0],
+                coupling=compare[1], backgrounds=backgrounds,
+            )  # fmt: skip
         else:
             fit = None
             if args.backgrounds == "fitted":
@@ -442,9 +347,13 @@ def run(args) -> int:
                     "(--backgrounds nominal skips it)"
                 )
                 fit = fit_sm(lik)
-            _plot_prediction(
-                plot_path, spec.title, lik, sm, model, model_counts, backgrounds, released, fit
-            )
+            from ..plotting_prediction import plot_prediction_vs_data
+
+            plot_prediction_vs_data(
+                plot_path, lik, title=spec.title, sm=sm, backgrounds=backgrounds,
+                released=released, model=None if model is None else model[:3],
+                model_counts=model_counts, fit=fit,
+            )  # fmt: skip
         wrote_figure(plot_path)
     elif compare is not None:
         info("--compare: no figure written (pass --plot FILE for the spectra figure)")

@@ -6,21 +6,11 @@ exclusion edge on a mass grid, the fraction of the (g−2)_μ band that Cryo-CsI
 print, write JSON and the (M, g) figure against today's CsI+LAr exclusion.
 """
 
-import argparse
-
 import numpy as np
 
 from ..registry import EXPERIMENTS
-from ._common import (
-    add_data_dir,
-    add_json,
-    add_plot,
-    check_output,
-    format_table,
-    info,
-    write_json,
-    wrote_figure,
-)
+from ._common import add_command, add_data_dir, add_model, add_outputs, check_outputs, info
+from ._output import format_table, write_json, wrote_figure
 
 __all__ = ["register", "run", "parse_set", "FUTURE_DETECTORS"]
 
@@ -71,15 +61,15 @@ def add_set(p) -> None:
 
 def register(subparsers) -> None:
     """Add the ``project`` subcommand."""
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "project",
         help="expected (Asimov) bounds of a future detector (Cryo-CsI) on one model",
         description=_DESCRIPTION,
         epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--detector", choices=FUTURE_DETECTORS, required=True, help="future detector")
-    p.add_argument("--model", required=True, metavar="NAME", help="model (cevns-jax models)")
+    add_model(p, "model (cevns-jax models)")
     p.add_argument(
         "--masses",
         type=int,
@@ -88,8 +78,7 @@ def register(subparsers) -> None:
         help="log-spaced masses 1 MeV-10 GeV of the exclusion curves (default 13)",
     )
     add_set(p)
-    add_json(p)
-    add_plot(p, "the (M, g) exclusion figure")
+    add_outputs(p, "the (M, g) exclusion figure")
     add_data_dir(p)
     p.set_defaults(func=run)
 
@@ -110,8 +99,7 @@ def run(args) -> int:
     ch = get_model(args.model)  # ConfigError for unknown names, before any work
     if args.masses < 3:
         raise ConfigError(f"--masses {args.masses}: need at least 3")
-    json_path = check_output(args.json, "--json")
-    plot_path = check_output(args.plot, "--plot", figure=True)
+    json_path, plot_path = check_outputs(args)
     values = parse_set(args.set)
     lik = asimov_likelihood(args.detector, values)
     info(f"expected bounds of {args.model} for {args.detector}")
@@ -168,31 +156,14 @@ def run(args) -> int:
         payload["provenance"] = provenance(config, read, args.data_dir)
         write_json(json_path, payload)
     if plot_path is not None:
-        _plot(plot_path, args, masses, curves, fraction, couples_mu)
+        from ..cryo_plots import plot_projection_vs_today
+        from ..registry import build_likelihood
+
+        info("today's observed CsI+LAr exclusion curve (profiled fits of the data)")
+        today = build_likelihood("csi+lar", args.data_dir)
+        observed = exclusion_curve(today, args.model, masses)
+        plot_projection_vs_today(
+            plot_path, args.model, masses, curves, observed, g2=couples_mu, fraction=fraction
+        )
         wrote_figure(plot_path)
     return 0
-
-
-def _plot(path, args, masses, curves, fraction, couples_mu):
-    from ..cryo_plots import plot_projection
-    from ..g2 import g2_band
-    from ..projection import exclusion_curve
-    from ..registry import build_likelihood, entry
-
-    info("today's observed CsI+LAr exclusion curve (profiled fits of the data)")
-    observed = exclusion_curve(build_likelihood("csi+lar", args.data_dir), args.model, masses)
-    shown = {"CsI+LAr observed (today)": ("observed", masses, observed["g_connected"])}
-    for name, c in curves.items():
-        shown[f"{entry(name).short_title} expected"] = (name, masses, c["g_connected"])
-    band = None
-    if couples_mu:
-        from ..charges import get_model
-
-        dense = np.geomspace(masses[0], masses[-1], 300)
-        b = g2_band(dense, get_model(args.model), n_sigma=(2.0,))
-        band = (dense, np.asarray(b.lower)[:, 0], np.asarray(b.upper)[:, 0])
-    note = ""
-    if fraction is not None:
-        note = (f"Cryo-CsI-II excludes {100 * fraction['value']:.0f} % of the 2σ band\n"
-                f"between 1 and 300 MeV (area in log M, log g)")  # fmt: skip
-    plot_projection(path, model=args.model, curves=shown, band=band, note=note)

@@ -6,12 +6,20 @@ write the InferenceData to netCDF (``--out``), optionally the credible region ag
 profile-likelihood contour (``--plot``).
 """
 
-import argparse
 import time
 
 import numpy as np
 
-from ._common import add_data_dir, add_json, add_plot, check_output, info, write_json, wrote_figure
+from ._common import (
+    add_command,
+    add_data_dir,
+    add_model_data,
+    add_outputs,
+    check_output,
+    check_outputs,
+    info,
+)
+from ._output import write_json, wrote_figure
 
 __all__ = ["register", "run"]
 
@@ -34,18 +42,14 @@ examples:
 
 def register(subparsers) -> None:
     """Add the ``sample`` subcommand."""
-    from ..registry import DATASETS
-
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "sample",
         help="NUTS posterior of (M, g), saved as ArviZ netCDF",
         description=_DESCRIPTION,
         epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--model", metavar="NAME", required=True,
-                   help="light-mediator model (list: cevns-jax models)")  # fmt: skip
-    p.add_argument("--data", choices=tuple(DATASETS), required=True, help="data set")
+    add_model_data(p)
     p.add_argument("--mass-range", nargs=2, type=float, metavar=("LO", "HI"),
                    default=(1e-3, 1e-1), help="mediator mass prior range in GeV, log-uniform "
                    "(default 0.001 0.1)")  # fmt: skip
@@ -64,8 +68,7 @@ def register(subparsers) -> None:
     p.add_argument("--target-accept", type=float, default=0.95, help="NUTS target (0.95)")
     p.add_argument("--out", metavar="F.nc", help="write the ArviZ InferenceData (netCDF)")
     add_data_dir(p)
-    add_json(p)
-    add_plot(p, "the 2D credible region against the profile-likelihood 2 sigma contour")
+    add_outputs(p, "the 2D credible region against the profile-likelihood 2 sigma contour")
     p.set_defaults(func=run)
 
 
@@ -92,25 +95,6 @@ def _print(diag: dict, wall: float) -> None:
               f"{d['ess_bulk']:9.0f} {d['ess_tail']:9.0f}")  # fmt: skip
 
 
-def _plot(path, args, idata, lik, charges) -> None:
-    from ..engine import profile_rows
-    from ..plotting_stats import plot_credible_vs_profile
-    from ..scan import CL_2SIGMA, DELTA_CHI2_2D
-
-    lm = np.linspace(*np.log10(np.asarray(args.mass_range) * 1e3), 30)
-    lg = np.linspace(*args.log10_g_range, 60)
-    chi2, _ = profile_rows(lik, charges, 10.0**lm, 10.0**lg)
-    post = idata.posterior
-    plot_credible_vs_profile(
-        path,
-        log10_mass_mev=np.asarray(post["log10_mass_mev"]).ravel(),
-        log10_g=np.asarray(post["log10_g"]).ravel(),
-        scan_log10_mass=lm, scan_log10_g=lg, delta_chi2=chi2 - chi2.min(),
-        threshold=DELTA_CHI2_2D, level=CL_2SIGMA,
-        title=f"{args.model} on {args.data}",
-    )  # fmt: skip
-
-
 def run(args) -> int:
     """Run ``cevns-jax sample`` on parsed arguments; returns the exit code."""
     import jax
@@ -125,8 +109,7 @@ def run(args) -> int:
     charges = get_model(args.model)
     _check(args)
     out_path = check_output(args.out, "--out")
-    json_path = check_output(args.json, "--json")
-    plot_path = check_output(args.plot, "--plot", figure=True)
+    json_path, plot_path = check_outputs(args)
     lik = build_likelihood(args.data, args.data_dir)
     entries = data_set(args.data)
     liks = {e.key: p for e, p in zip(entries, as_joint(lik).parts, strict=True)}
@@ -157,6 +140,11 @@ def run(args) -> int:
         write_json(json_path, {"model": args.model, "data": args.data, "diagnostics": diag,
                                "provenance": prov})  # fmt: skip
     if plot_path is not None:
-        _plot(plot_path, args, idata, lik, charges)
+        from ..plotting_stats import plot_posterior_vs_profile
+
+        plot_posterior_vs_profile(
+            plot_path, idata, lik, charges, mass_range_gev=tuple(args.mass_range),
+            log10_g_range=tuple(args.log10_g_range), title=f"{args.model} on {args.data}",
+        )  # fmt: skip
         wrote_figure(plot_path)
     return 0

@@ -7,7 +7,6 @@ chunks (each written as its own file, resumed when rerun) here or on a Dask clus
 provenance) and the exclusion figure with the (g−2)_μ band, one of each per model.
 """
 
-import argparse
 import time
 from pathlib import Path
 
@@ -15,21 +14,19 @@ import numpy as np
 
 from ..executors import DaskExecutor, LocalExecutor
 from ._common import (
+    add_command,
     add_data_dir,
-    add_json,
-    add_plot,
+    add_model_data,
+    add_outputs,
     add_settings,
     check_output,
-    format_table,
     info,
     parse_set,
-    write_json,
-    wrote_figure,
 )
+from ._output import format_table, write_json, wrote_figure
 
 __all__ = ["EXECUTORS", "register", "run", "default_out"]
 
-_N_BAND = 400  # masses of the (g-2)_mu band curve
 _MAX_POINTS = 2000  # per grid axis
 
 _DESCRIPTION = """\
@@ -92,28 +89,19 @@ EXECUTORS = {"local": LocalExecutor, "dask": DaskExecutor}
 
 def register(subparsers) -> None:
     """Add the ``scan`` subcommand."""
-    from ..registry import DATASETS
-
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "scan",
         help="2σ exclusion regions of light mediators on an (M, g) grid (chunked, resumable, "
         "local or on a Dask cluster)",
         description=_DESCRIPTION,
         epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument(
-        "--model",
-        metavar="NAME",
-        required=True,
-        help="light-mediator model(s): a name (B-L, universal, L_mu-L_tau, scalar, ...; "
+    add_model_data(
+        p,
+        model_help="light-mediator model(s): a name (B-L, universal, L_mu-L_tau, scalar, ...; "
         "list: cevns-jax models), a comma-separated list, or all",
-    )
-    p.add_argument(
-        "--data",
-        choices=tuple(DATASETS),
-        required=True,
-        help="data set: csi (CsI[Na] 2021), lar (CENNS-10 LAr 2020) or csi+lar "
+        data_help="data set: csi (CsI[Na] 2021), lar (CENNS-10 LAr 2020) or csi+lar "
         "(chi2 summed, independent nuisances)",
     )
     p.add_argument(
@@ -200,8 +188,7 @@ def register(subparsers) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     add_data_dir(p)
     add_settings(p)
-    add_json(p)
-    add_plot(p, "the (M, g) exclusion figure with the (g-2)_mu band")
+    add_outputs(p, "the (M, g) exclusion figure with the (g-2)_mu band")
     p.set_defaults(func=run)
 
 
@@ -276,21 +263,6 @@ def _validate(args):
             raise ConfigError(f"{option} {lo:g} {hi:g}: the first value must be the smaller")
     masses = np.geomspace(*args.mass_range, args.n_mass) * c.MEV_PER_GEV
     return models, masses, {n: np.geomspace(*r, args.n_g) for n, r in ranges.items()}
-
-
-def _g2(charges, masses_gev):
-    """(g−2)_μ band dict for :func:`plotting.plot_scan`, or None without muon coupling."""
-    from .. import constants as c
-    from ..g2 import g2_band
-
-    mm = np.geomspace(masses_gev[0], masses_gev[-1], _N_BAND)
-    band = g2_band(mm * c.MEV_PER_GEV, charges)
-    central = np.asarray(band.central)
-    if not np.all(np.isfinite(central)):
-        return None
-    lower, upper = np.asarray(band.lower), np.asarray(band.upper)
-    bands = {float(n): (lower[:, k], upper[:, k]) for k, n in enumerate(np.asarray(band.n_sigma))}
-    return {"mass_gev": mm, "central": central, "bands": bands}
 
 
 def _summary(res, wall_s: float, n_computed: int) -> dict:
@@ -504,39 +476,8 @@ def run(args) -> int:
                 },
             )
         if plot_paths is not None:
-            _plot(plot_paths[n], n, models[n], res, summary, title)
+            from ..plotting_scan import plot_scan_result
+
+            plot_scan_result(plot_paths[n], res, n, data_title=title)
             wrote_figure(plot_paths[n])
     return 0
-
-
-def _plot(path, model, charges, res, summary, title) -> None:
-    from .. import plotting
-    from ..charges import MODELS
-    from ..scan import DELTA_CHI2_2D
-
-    band = _g2(charges, res.masses_gev)
-    # mark the best fit only where it is not at the smallest coupling (the SM limit)
-    best = best_label = None
-    if summary["best_coupling"] > res.couplings[0]:
-        best = (summary["best_mass_gev"], summary["best_coupling"])
-        i = int(np.argmin(np.abs(res.masses_gev - best[0])))
-        d0 = float(res.delta_chi2()[i, 0])
-        best_label = (
-            f"best fit (M = {best[0]:.3g} GeV, g = {best[1]:.2g}; "
-            f"$\\Delta\\chi^2$ of $g \\to 0$: {d0:.2f})"
-        )
-    scalar = MODELS[model].kind == "scalar"
-    plotting.plot_scan(
-        path,
-        title=f"{plotting.model_label(model)} mediator — {title}: 2σ exclusion",
-        masses_gev=res.masses_gev,
-        couplings=res.couplings,
-        delta_chi2=res.delta_chi2(),
-        threshold=DELTA_CHI2_2D,
-        islands=res.islands(),
-        g2_band=band,
-        g2_note=None if band is not None else "$(g-2)_\\mu$: no muon coupling",
-        best=best,
-        best_label=best_label,
-        ylabel=r"effective coupling $\tilde g$" if scalar else "coupling $g$",
-    )

@@ -6,19 +6,18 @@ CsI+LAr, print them next to the published values, optionally write JSON (with
 provenance) and Markdown.
 """
 
-import argparse
 import time
 
 from ._common import (
+    add_command,
     add_data_dir,
     add_json,
     add_settings,
     check_output,
-    format_table,
     info,
     parse_set,
-    write_json,
 )
+from ._output import format_table, write_json
 
 __all__ = ["register", "run"]
 
@@ -54,12 +53,12 @@ def register(subparsers) -> None:
     """Add the ``table`` subcommand."""
     from ..table import regime_text
 
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "table",
         help="2σ bounds of every model on CsI, LAr, CsI+LAr vs arXiv:2202.11002 Table II",
         description=_DESCRIPTION.format(low=regime_text("low"), high=regime_text("high")),
         epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_data_dir(p)
     add_settings(p)

@@ -8,16 +8,16 @@ import argparse
 import time
 
 from ._common import (
+    add_command,
     add_data_dir,
-    add_json,
-    add_plot,
+    add_model_data,
+    add_outputs,
     add_settings,
-    check_output,
+    check_outputs,
     info,
     parse_set,
-    write_json,
-    wrote_figure,
 )
+from ._output import write_json, wrote_figure
 
 __all__ = ["register", "run"]
 
@@ -54,18 +54,14 @@ def _positive_int(text: str) -> int:
 
 def register(subparsers) -> None:
     """Add the ``toys`` subcommand."""
-    from ..registry import DATASETS
-
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "toys",
         help="toys: Wilks coverage and the Feldman-Cousins bound at one mass",
         description=_DESCRIPTION,
         epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--model", metavar="NAME", required=True,
-                   help="light-mediator model (list: cevns-jax models)")  # fmt: skip
-    p.add_argument("--data", choices=tuple(DATASETS), required=True, help="data set")
+    add_model_data(p)
     p.add_argument("--mass", metavar="M_GeV", type=float, required=True,
                    help="mediator mass in GeV, e.g. 0.01")  # fmt: skip
     p.add_argument(
@@ -99,8 +95,7 @@ def register(subparsers) -> None:
     )
     add_settings(p)
     add_data_dir(p)
-    add_json(p)
-    add_plot(p, "the t distribution against chi2_1 and the FC critical values")
+    add_outputs(p, "the t distribution against chi2_1 and the FC critical values")
     p.set_defaults(func=run)
 
 
@@ -135,8 +130,7 @@ def run(args) -> int:
         raise ConfigError(f"--mass must be > 0 (GeV), got {args.mass}. Fix: e.g. --mass 0.01")
     if args.coupling is not None and not args.coupling > 0:
         raise ConfigError(f"--coupling must be > 0, got {args.coupling}")
-    json_path = check_output(args.json, "--json")
-    plot_path = check_output(args.plot, "--plot", figure=True)
+    json_path, plot_path = check_outputs(args)
     start = time.perf_counter()
     overrides = parse_set(args.set, [args.data])
     lik = build_likelihood(args.data, args.data_dir, settings=overrides)
