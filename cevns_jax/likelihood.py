@@ -75,6 +75,12 @@ class AbstractLikelihood(eqx.Module):
         """Predicted counts (n_e, n_t) of each component at nuisances ``nu``."""
         raise NotImplementedError
 
+    def nominal_backgrounds(self) -> dict[str, Array]:
+        """name -> (n_e, n_t) background expectations at the nominal nuisances as this
+        likelihood predicts them (the steady state as ``"ss"``; for tables and figures)."""
+        exp = self.experiment
+        return exp.backgrounds.templates(exp, 0.0)
+
     def subtracted_variance(self) -> Array:
         """(n_e, n_t) variance of the observed counts minus the steady-state template (for
         figures of data − steady state)."""

@@ -9,11 +9,12 @@ a = 1 + η, nominal 1), ``theta_<shape>`` for each response systematic of the ex
 linearly outside), ``dt_cevns_us`` (CEvNS timing offset added to the proton-pulse mean) and
 ``dt_neutron_us`` (common BRN/NIN offset). Bins with N^exp = 0 contribute exactly 2 N^th.
 
-Steady state (``CsISettings.steady_state``): by default (``"template"``) N^SS is the
-anti-coincidence (AC) histogram, a fixed template scaled by a_SS with a 2.1 % prior (the AC
-statistics). ``"uniform_time"``: N^SS is the AC sample's PE spectrum spread uniformly in
-time (× the time efficiency), as a beam-uncorrelated background is, scaled by a_SS with the
-same prior: the AC sample's per-bin time fluctuations no longer enter the prediction. With
+Steady state (``CsISettings.steady_state``): by default (``"uniform_time"``) N^SS is the
+anti-coincidence (AC) sample's PE spectrum spread uniformly in time (× the time efficiency),
+as a beam-uncorrelated background is, scaled by a_SS with a 2.1 % prior (the AC
+statistics): the AC sample's per-bin time fluctuations do not enter the prediction.
+``"template"``: N^SS is the AC (PE, t) histogram itself, a fixed template scaled by a_SS
+with the same prior. With
 ``"per_bin"`` every bin's SS expectation b_ij is constrained by its own
 AC count m_ij ~ Poisson(b_ij) (same live time) and profiled analytically per bin
 (:mod:`cevns_jax.onoff`): the data term becomes
@@ -53,7 +54,7 @@ __all__ = ["CSI_COMPONENTS", "STEADY_STATE", "CsILikelihood", "CsISettings"]
 #: Components of the CsI prediction, in the order of their normalisation factors.
 CSI_COMPONENTS = ("cevns", "brn", "nin", "ss")
 #: Treatments of the steady-state background (:attr:`CsISettings.steady_state`).
-STEADY_STATE = ("template", "uniform_time", "per_bin")
+STEADY_STATE = ("uniform_time", "template", "per_bin")
 #: Range (μs) and cells of the timing-offset tables.
 _DT_RANGE_US, _DT_CELLS = 1.0, 800
 
@@ -75,14 +76,15 @@ class CsISettings(eqx.Module):
         sigma_dt_neutron: BRN/NIN timing offset, 0.1 μs: the LAr release's prompt-BRN
             timing-mean ±1σ variants move the mean BRN arrival time by ≈ ±0.09 μs.
         neutron_interp: ``"hermite"`` (default, C¹ in δt_n) or ``"linear"`` (static).
-        steady_state: ``"template"`` (default): the SS prediction is a_SS × the
-            anti-coincidence (AC) histogram, a fixed template with the 2.1 % prior on
-            a_SS; ``"uniform_time"``: a_SS × the AC PE spectrum spread uniformly in time
-            (× the time efficiency; :meth:`~cevns_jax.csi2021.CsIBackgrounds.ss_uniform_time`),
-            same prior; ``"per_bin"``: every bin's SS expectation b_ij is a nuisance of its own,
-            constrained by the AC counts m_ij ~ Poisson(b_ij) (equal live time) and
-            profiled analytically per bin (:mod:`cevns_jax.onoff`); a_SS then has no
-            effect (its prior keeps it at 1). Static.
+        steady_state: ``"uniform_time"`` (default): the SS prediction is a_SS × the
+            anti-coincidence (AC) PE spectrum spread uniformly in time (× the time
+            efficiency; :meth:`~cevns_jax.csi2021.CsIBackgrounds.ss_uniform_time`), with
+            the 2.1 % prior on a_SS; ``"template"``: a_SS × the AC (PE, t) histogram, a
+            fixed template with the same prior; ``"per_bin"``: every bin's SS expectation
+            b_ij is a nuisance of its own, constrained by the AC counts m_ij ~
+            Poisson(b_ij) (equal live time) and profiled analytically per bin
+            (:mod:`cevns_jax.onoff`); a_SS then has no effect (its prior keeps it at 1).
+            Static.
     """
 
     sigma_cevns: Array = eqx.field(converter=float_array, default=0.12)
@@ -93,7 +95,7 @@ class CsISettings(eqx.Module):
     sigma_dt_cevns: Array = eqx.field(converter=float_array, default=0.05)
     sigma_dt_neutron: Array = eqx.field(converter=float_array, default=0.1)
     neutron_interp: str = eqx.field(static=True, default="hermite")
-    steady_state: str = eqx.field(static=True, default="template")
+    steady_state: str = eqx.field(static=True, default="uniform_time")
 
     def __check_init__(self):
         if self.neutron_interp not in ("hermite", "linear"):
@@ -291,10 +293,19 @@ class CsILikelihood(AbstractLikelihood):
             h = h + jnp.outer(basis[i], row) + jnp.outer(row, basis[i])
         return h
 
+    def nominal_backgrounds(self) -> dict[str, Array]:
+        """BRN, NIN at zero timing offset and the steady state of :attr:`ss_template`."""
+        return {**super().nominal_backgrounds(), "ss": self.ss_template}
+
     def subtracted_variance(self) -> Array:
         """Variance of data − steady state: C and AC are independent Poisson samples of
-        equal live time."""
-        return self.experiment.observed + self.experiment.backgrounds.ss
+        equal live time, so N^exp plus the SS prediction's own Poisson variance: the AC
+        count m_ij (AC histogram, per-bin), or w_j² Σ_j' m_ij' for the PE spectrum spread
+        over time with weights w_j (uniform in time)."""
+        bkg = self.experiment.backgrounds
+        if self.settings.steady_state == "uniform_time":
+            return self.experiment.observed + bkg.ss_uniform_time() * bkg.ss_time_weights
+        return self.experiment.observed + bkg.ss
 
     def data_chi2(self, expected: Array) -> Array:
         """Poisson deviance of the coincidence counts; per-bin SS: with each bin's SS

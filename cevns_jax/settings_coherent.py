@@ -111,9 +111,10 @@ def csi2021_settings() -> tuple[Setting, ...]:
         _lik("neutron_interp", "neutron_interp", "hermite", choice(("hermite", "linear")),
              "this package", "BRN/NIN time shift through a C¹ (hermite) or linear CDF",
              values=("hermite", "linear")),
-        _lik("steady_state", "steady_state", "template", choice(STEADY_STATE),
-             f"{_PHYS} §8", "SS: AC histogram as a fixed template × a_SS (template), the AC "
-             "PE spectrum uniform in time × a_SS (uniform_time), or each bin's SS profiled "
+        _lik("steady_state", "steady_state", "uniform_time", choice(STEADY_STATE),
+             "beam-uncorrelated; reproduces COHERENT's fit, docs/ablation.md §3",
+             "SS: the AC PE spectrum uniform in time × a_SS (uniform_time), the AC (PE, t) "
+             "histogram as a fixed template × a_SS (template), or each bin's SS profiled "
              "against its AC count (per_bin)", values=STEADY_STATE),
     )  # fmt: skip
 

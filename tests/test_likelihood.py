@@ -1,6 +1,8 @@
 """χ² of the CsI and LAr likelihoods: hand computations, empty bins, priors, gradients,
 the statistics pieces (:mod:`cevns_jax.stats`) and the joint likelihood."""
 
+import dataclasses
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -227,8 +229,9 @@ def test_csi_chi2_equals_hand_computation_with_empty_bins(csi_lik, signals):
 def test_csi_components_at_nominal(csi_lik, signals):
     lik = csi_lik
     comps = COMPONENTS(lik, lik.nominal(), signals["csi"])
-    exp = lik.experiment
-    tpl = exp.backgrounds.templates(exp, 0.0)
+    tpl = lik.nominal_backgrounds()
+    assert set(tpl) == {"brn", "nin", "ss"}
+    np.testing.assert_array_equal(tpl["ss"], lik.ss_template)
     # the tabulated time folds agree with the direct (Hermite) fold to ~1e-11
     for k in ("brn", "nin", "ss"):
         np.testing.assert_allclose(comps[k], tpl[k], rtol=1e-9, atol=1e-12)
@@ -245,10 +248,17 @@ def test_csi_components_at_nominal(csi_lik, signals):
 
 
 def test_csi_subtracted_variance(csi_lik):
+    """N^exp + the SS prediction's Poisson variance: w_j² Σ_j' m_ij' uniform in time (the
+    AC PE row's count spread with weights w_j), m_ij for the AC histogram itself."""
     exp = csi_lik.experiment
-    np.testing.assert_array_equal(
-        csi_lik.subtracted_variance(), np.asarray(exp.observed) + np.asarray(exp.backgrounds.ss)
+    obs, ac = np.asarray(exp.observed), np.asarray(exp.backgrounds.ss)
+    w = np.asarray(exp.backgrounds.ss_time_weights)
+    expected = obs + ac.sum(axis=1, keepdims=True) * w**2
+    np.testing.assert_allclose(csi_lik.subtracted_variance(), expected, rtol=1e-13)
+    template = csi_lik.replace_settings(
+        dataclasses.replace(csi_lik.settings, steady_state="template")
     )
+    np.testing.assert_array_equal(template.subtracted_variance(), obs + ac)
 
 
 def test_nan_free_at_extreme_nuisances(csi_lik, signals):

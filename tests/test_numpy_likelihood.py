@@ -14,6 +14,8 @@ The oracle evaluates the timing shifts directly; cevns_jax reads them from its t
 (:mod:`cevns_jax.polytable`), so this also checks the tables inside the full χ².
 """
 
+import dataclasses
+
 import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
@@ -107,6 +109,20 @@ def test_chi2_at_fixed_nuisances(kind, point, liks, inputs):
         assert chi2(x, prepared, data) == pytest.approx(ours, rel=RTOL_FIXED, abs=0.0)
         values.append(ours)
     assert values[2] > values[0] + 10.0  # the large pulls really move χ²
+
+
+def test_chi2_with_the_ac_histogram_as_template(liks, data_dir, exps):
+    """``csi.steady_state=template``: the AC (PE, t) histogram itself as the SS prediction."""
+    lik = liks["csi"].replace_settings(
+        dataclasses.replace(liks["csi"].settings, steady_state="template")
+    )
+    data = nl.csi_data(data_dir, exps["csi"], steady_state="template")
+    model, np_model = _models("B-L")
+    signal = SIGNAL(lik, model)
+    prepared = nl.csi_point(data, np_model)
+    for x in _nuisance_vectors("csi"):
+        ours = float(NLL(lik, jnp.asarray(x), signal))
+        assert nl.chi2_csi(x, prepared, data) == pytest.approx(ours, rel=RTOL_FIXED, abs=0.0)
 
 
 @pytest.mark.parametrize("point", list(POINTS))

@@ -10,6 +10,7 @@ from scipy.special import chdtrc
 
 from cevns_jax.fit import fit_sm
 from cevns_jax.toys import toy_spec
+from oracles.numpy_likelihood import csi_uniform_time_weights
 
 
 def _with(lik, steady_state):
@@ -26,19 +27,12 @@ def histogram(csi_lik):
     return _with(csi_lik, "template")
 
 
-def _efficiency_integral(t):
-    """∫_0^t of the CsI time efficiency (1 to 0.52 μs, then exp(−0.0494/μs (t − 0.52)))."""
-    t = np.asarray(t, dtype=float)
-    t0, k = 0.52, 0.0494
-    return np.where(t <= t0, t, t0 + (1.0 - np.exp(-k * (t - t0))) / k)
-
-
 def test_uniform_time_keeps_the_ac_pe_spectrum_and_spreads_it_by_the_time_efficiency(uniform):
     bkg = uniform.experiment.backgrounds
     ss = np.asarray(uniform.ss_template)
     np.testing.assert_allclose(ss.sum(axis=1), np.asarray(bkg.ss).sum(axis=1), rtol=1e-13)
     te = np.asarray(uniform.experiment.t_edges)
-    analytic = np.diff(_efficiency_integral(te)) / _efficiency_integral(te[-1])
+    analytic = csi_uniform_time_weights(te)
     np.testing.assert_allclose(np.asarray(bkg.ss_time_weights), analytic, rtol=2e-6)
     shape = np.broadcast_to(analytic, ss.shape)
     np.testing.assert_allclose(ss / ss.sum(axis=1, keepdims=True), shape, rtol=2e-6)

@@ -256,7 +256,7 @@ def run(args) -> int:
     results = {}
     if compare is not None:
         results = {n: np.asarray(counts_fn(exp, m)) for n, m in compare[2].items()}
-    backgrounds = {k: np.asarray(v) for k, v in exp.backgrounds.templates(exp, 0.0).items()}
+    backgrounds = {k: np.asarray(v) for k, v in lik.nominal_backgrounds().items()}
     released = exp.backgrounds.reference_cevns()
     released = None if released is None else np.asarray(released)
     checked = {"the SM counts": sm, **{f"the {n} counts": c for n, c in results.items()}}

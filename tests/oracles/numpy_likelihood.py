@@ -10,13 +10,15 @@ method behind ``tests/test_numpy_likelihood.py`` and a baseline of
 
 Shared with ``cevns_jax``: only *inputs* — the release loaders behind
 :func:`numpy_reference.csi2021_setup` / ``lar2020_setup``, and the observed counts and
-background arrays of the built experiments (``build_csi2021`` / ``build_lar2020``: SS
+background arrays of the built experiments (``build_csi2021`` / ``build_lar2020``: AC
 histogram, BRN/NIN PE fractions and 10-ns cumulative time distributions, the LAr released
 templates and systematic variants). Everything computed from them is here: the ±1σ
 response variants of CsI (quenching rows 1-4, efficiency rows 1-2 of the release), the
-quadratic/linear morphing, the CEvNS timing shift (``scipy.stats.exponnorm`` via the
-reference), the C¹ monotone-Hermite shift of the BRN/NIN time CDFs, the LAr relative
-systematic shifts and variance, both χ² and the Gaussian priors.
+quadratic/linear morphing, the steady state (the AC PE spectrum spread over time by an
+analytic integral of the time efficiency, or the AC histogram itself), the CEvNS timing
+shift (``scipy.stats.exponnorm`` via the reference), the C¹ monotone-Hermite shift of the
+BRN/NIN time CDFs, the LAr relative systematic shifts and variance, both χ² and the
+Gaussian priors.
 
 Parameter vectors (the flat nuisance vectors of the cevns_jax likelihoods, same order,
 normalisations as factors a = 1 + η with nominal 1):
@@ -64,6 +66,7 @@ __all__ = [
     "chi2_lar",
     "csi_data",
     "csi_point",
+    "csi_uniform_time_weights",
     "grad_lar",
     "lar_data",
     "lar_point",
@@ -103,7 +106,7 @@ class CsIData:
     Attributes:
         setup: the reference detector (recoil grid, nominal response, time grid, pulse).
         response: (7, n_T, n_e) nominal, then (+1σ, −1σ) of qf0, qf1, eff.
-        observed, ss: (n_e, n_t) observed counts and steady-state template.
+        observed, ss: (n_e, n_t) observed counts and steady-state prediction at a_SS = 1.
         pe_fraction: (2, n_e) BRN, NIN fraction of their counts in each PE bin.
         bkg_t_edges: (n_k,) uniform knots of the released 10-ns BRN/NIN time histograms (μs).
         bkg_t_cdf: (2, n_k) cumulative BRN, NIN counts at the knots.
@@ -161,8 +164,20 @@ def _csi_response(setup: ref.Setup, pe_edges, qf, eff) -> np.ndarray:
     return ref._sum_into(prob * eff_x, owner, len(pe_edges) - 1)
 
 
-def csi_data(data_dir=None, exp=None) -> CsIData:
-    """CsI inputs; ``exp`` (a built ``csi2021`` Experiment) is built here if not given."""
+def csi_uniform_time_weights(t_edges, t0: float = 0.52, slope: float = 0.0494) -> np.ndarray:
+    """(n_t,) fraction of a uniform-in-time sample in each time bin after the CsI time
+    efficiency (1 to ``t0`` μs, then exp(−slope (t − t0))), by its analytic integral."""
+    t = np.asarray(t_edges, dtype=float)
+    integral = np.where(t <= t0, t, t0 + (1.0 - np.exp(-slope * (t - t0))) / slope)
+    return np.diff(integral) / (integral[-1] - integral[0])
+
+
+def csi_data(data_dir=None, exp=None, steady_state: str = "uniform_time") -> CsIData:
+    """CsI inputs; ``exp`` (a built ``csi2021`` Experiment) is built here if not given.
+
+    ``steady_state``: ``"uniform_time"`` (the AC PE spectrum × :func:`csi_uniform_time_weights`)
+    or ``"template"`` (the AC histogram), as ``CsISettings.steady_state``.
+    """
     exp = build_csi2021(data_dir) if exp is None else exp
     setup = ref.csi2021_setup(data_dir)
     rel = load_csi2021(data_dir)
@@ -174,11 +189,20 @@ def csi_data(data_dir=None, exp=None) -> CsIData:
             variants.append((qf[r], eff[0]) if table == "qf" else (qf[0], eff[r]))
     response = np.stack([_csi_response(setup, pe_edges, q, e) for q, e in variants])
     bkg = exp.backgrounds
+    ac = np.asarray(bkg.ss)
+    if steady_state == "uniform_time":
+        ss = ac.sum(axis=1, keepdims=True) * csi_uniform_time_weights(exp.t_edges)
+    elif steady_state == "template":
+        ss = ac
+    else:
+        raise ValueError(
+            f"steady_state must be 'uniform_time' or 'template', got {steady_state!r}"
+        )
     return CsIData(
         setup=setup,
         response=response,
         observed=np.asarray(exp.observed),
-        ss=np.asarray(bkg.ss),
+        ss=ss,
         pe_fraction=np.asarray(bkg.pe_fraction),
         bkg_t_edges=np.asarray(bkg.t_edges),
         bkg_t_cdf=np.asarray(bkg.t_cdf),
