@@ -123,6 +123,20 @@ class _Curves:
             self.conv[i] = np.concatenate([self.conv[i], k])[order]
 
 
+def _basin_minima(d: np.ndarray, candidates: np.ndarray, count: int = 3) -> np.ndarray:
+    """Indices of the deepest local minima of ``d`` (from ``candidates``), one per basin:
+    a minimum is taken only if a barrier of more than 0.5 separates it from each one
+    already taken (in a flat valley numerical noise makes many local minima; an island
+    minimum must not lose its refinement to them). At most ``count``, deepest first."""
+    chosen: list[int] = []
+    for j in candidates[np.argsort(d[candidates], kind="stable")]:
+        if all(d[min(a, j) : max(a, j) + 1].max() - max(d[a], d[j]) > 0.5 for a in chosen):
+            chosen.append(int(j))
+            if len(chosen) == count:
+                break
+    return np.asarray(chosen, dtype=int)
+
+
 def _stack(charges: Sequence[U1Charges]) -> U1Charges:
     import jax
     import jax.numpy as jnp
@@ -141,9 +155,10 @@ def coupling_bounds(
     Steps, each one batched engine call over all curves: χ² at g = 0 and on the coarse
     grid ``log10_g``; a dense search (0.02 dex) over a decade either side of the first
     excluded coarse point, where interference barriers and islands live; refinement around
-    the two deepest local minima and around local maxima that come near Δχ² = 4 (barrier
-    peaks); the connected edge, refined between its neighbouring points and recomputed
-    until the minimum it refers to no longer changes; the outer edge of an island.
+    the deepest local minimum of each basin (at most three, separated by barriers above
+    0.5) and around local maxima that come near Δχ² = 4 (barrier peaks); the connected
+    edge, refined between its neighbouring points and recomputed until the minimum it
+    refers to no longer changes; the outer edge of an island.
 
     Args:
         lik: single or joint likelihood.
@@ -201,7 +216,7 @@ def coupling_bounds(
         k = first_excluded(i)
         dense[i] = np.arange(curves.lg[i][k] - 1.0, curves.lg[i][k] + 1.0, 0.02)
     curves.add(dense)
-    # refine around local minima (two deepest) and barrier peaks
+    # refine around local minima (the deepest of each basin) and barrier peaks
     refine = {}
     for i in range(n):
         d = curves.chi2[i] - minimum(i)[0]
@@ -209,7 +224,7 @@ def coupling_bounds(
         interior = np.arange(1, d.size - 1)
         lmin = interior[(d[1:-1] <= d[:-2]) & (d[1:-1] <= d[2:])]
         lmax = interior[(d[1:-1] >= d[:-2]) & (d[1:-1] >= d[2:]) & (d[1:-1] < 3 * DELTA_CHI2_1D)]
-        picks = np.concatenate([lmin[np.argsort(d[lmin])][:2], lmax])
+        picks = np.concatenate([_basin_minima(d, lmin), lmax])
         refine[i] = np.concatenate(
             [np.linspace(lg[j - 1], lg[j + 1], _N_REFINE + 2)[1:-1] for j in picks] or [[]]
         )

@@ -145,6 +145,30 @@ def test_synthetic_island(monkeypatch):
     assert b.delta_chi2_sm == pytest.approx(0.5, abs=1e-2)
 
 
+def _noisy_valley_narrow_island(g, lg0=-2.99):
+    """A flat valley with 1e-3 numerical noise (many local minima), a plateau near 20 and a
+    narrow island (width 0.03 dex) ≈ 0.45 deeper than the valley, centred between the
+    0.02-dex points of the dense search, which miss its minimum by ~2."""
+    lg = np.log10(np.maximum(g, 1e-300))
+    valley = 20.0 * (1.0 - np.exp(-((g / 1e-4) ** 2) / 20.0)) + 1e-3 * (1.0 + np.sin(157.0 * lg))
+    return valley - 20.35 * np.exp(-(((lg - lg0) / 0.03) ** 2))
+
+
+def test_synthetic_narrow_island_minimum_is_refined(monkeypatch):
+    """The island's minimum is refined although the valley's noise makes deeper-looking
+    local minima on the coarse grid: Δχ² is measured from it."""
+    monkeypatch.setattr(
+        bounds_mod, "profile_rows", _fake_rows(lambda g, m: _noisy_valley_narrow_island(g))
+    )
+    b = coupling_bound(get_model("universal"), 1e4, None)
+    deepest = _noisy_valley_narrow_island(10.0 ** np.linspace(-3.05, -2.95, 20001)).min()
+    assert deepest == pytest.approx(-0.45, abs=0.01)  # the island, below the valley's 0
+    assert b.island
+    assert b.g_best == pytest.approx(10.0**-2.99, rel=1e-2)
+    assert b.chi2_min == pytest.approx(100.0 + deepest, abs=0.05)
+    assert b.delta_chi2_sm == pytest.approx(-deepest, abs=0.05)
+
+
 def test_synthetic_single_well(monkeypatch):
     monkeypatch.setattr(bounds_mod, "profile_rows", _fake_rows(lambda g, m: (g / 1e-4) ** 2))
     b = coupling_bound(get_model("B-L"), 1e-2, None)
