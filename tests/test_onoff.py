@@ -137,13 +137,19 @@ def test_csi_per_bin_toys_fluctuate_the_ac_sample(per_bin):
 
 @pytest.mark.slow  # two SM fits with Δχ² = 1 intervals: ~2 min on two shared cores
 def test_sm_fit_per_bin_against_template(csi_lik, per_bin):
-    """Regression of our measured SM fits (docs/physics.md §8): the per-bin steady state
-    lowers the fitted CEvNS counts and widens their interval; its χ²_min counts the AC
-    sample too."""
+    """Regression of our measured SM fits (docs/physics.md §8) under the three steady-state
+    treatments: uniform in time (default), the AC histogram as template, per bin. The
+    per-bin steady state lowers the fitted CEvNS counts and widens their interval; its
+    χ²_min counts the AC sample too."""
     from cevns_jax.fit import fit_sm
 
-    template, binned = fit_sm(csi_lik), fit_sm(per_bin)
-    assert template.converged and binned.converged
+    as_template = csi_lik.replace_settings(
+        dataclasses.replace(csi_lik.settings, steady_state="template")
+    )
+    uniform, template, binned = fit_sm(csi_lik), fit_sm(as_template), fit_sm(per_bin)
+    assert uniform.converged and template.converged and binned.converged
+    assert uniform.cevns_fitted == pytest.approx(306.41, abs=0.05)
+    assert uniform.chi2_min == pytest.approx(81.264, abs=0.005)
     assert template.cevns_fitted == pytest.approx(309.53, abs=0.05)
     assert template.chi2_min == pytest.approx(100.019, abs=0.005)
     assert binned.cevns_fitted == pytest.approx(293.87, abs=0.05)
