@@ -52,7 +52,7 @@ VARIANTS = {
     "LAr quenching −1σ (a, b)": ["lar.qf_a=0.240", "lar.qf_b=0.00069"],
     "CsI SS normalisation free": ["csi.sigma_ss=inf"],
     "CsI per-bin steady state (on/off profile)": ["csi.steady_state=per_bin"],
-    "CsI steady state uniform in time (AC PE spectrum)": ["csi.steady_state=uniform_time"],
+    "CsI SS = the AC (PE, t) histogram (template)": ["csi.steady_state=template"],
     "CsI no time efficiency": ["csi.time_efficiency=off"],
     "CsI linear BRN/NIN time shift": ["csi.neutron_interp=linear"],
     "form factor symmetrized Fermi": ["form_factor=symmetrized_fermi"],
