@@ -246,9 +246,9 @@ def toy_study(
         fc_points: couplings of the FC grid, log-spaced from half the Wilks bound to 1.25 ×
             the outermost Wilks bound; the observed local minima inside are added.
         templates: fluctuate side-sample templates too (:func:`cevns_jax.toys.toy_spec`;
-            default ``False``: the CsI template likelihood does not model them, see
-            docs/coverage.md; a likelihood that does, the CsI per-bin steady state, has
-            them drawn anyway).
+            default ``False``: the toys test the likelihood as it reads the data, the AC
+            sample fixed, see docs/coverage.md; a likelihood that models them, the CsI
+            per-bin steady state, has them drawn anyway).
         solver_steps: iterations of iterative profilers per pass (:data:`TOY_SOLVER_STEPS`).
         progress: tqdm bar over toys (stderr).
 

@@ -9,11 +9,13 @@ Toys are drawn at a physics point (charges, mass, g) from the model with the nui
 their conditional best fit to the observed data at that point (the profile construction):
 
 * CsI: counts per (energy, time) bin ~ Poisson(μ(ν̂)). Optionally (``templates=True``)
-  the anti-coincidence steady-state sample (the SS template) ~ Poisson(â_SS × template)
-  per bin too; the SS normalisation prior (2.1 %) *is* the statistics of that sample, so
-  its global observable then stays at 1 (fluctuating both would count them twice). The
-  observed goodness of fit rejects those toys (docs/coverage.md), so it is not the default
-  of :func:`cevns_jax.coverage.toy_study`.
+  the anti-coincidence (AC) steady-state sample ~ Poisson(â_SS × the SS expectation) per
+  bin too, from which the toy likelihood rebuilds its steady state (its PE spectrum, or
+  the histogram itself with ``steady_state="template"``); the SS normalisation prior
+  (2.1 %) *is* the statistics of that sample, so its global observable then stays at 1
+  (fluctuating both would count them twice). Not the default of
+  :func:`cevns_jax.coverage.toy_study`, whose toys test the likelihood as it reads the
+  data (docs/coverage.md).
   With the per-bin steady state (``CsISettings.steady_state="per_bin"``) the likelihood
   itself models the AC counts as data, so they are always drawn: m_ij ~ Poisson(b̂_ij) and
   the coincidence counts ~ Poisson(N^beam_ij + b̂_ij), b̂ the per-bin best fit at the

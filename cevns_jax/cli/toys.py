@@ -27,10 +27,10 @@ interval right?
 
 Toys are drawn at the true coupling (default: the observed Wilks bound) with the nuisances
 at their conditional best fit to the data (Poisson counts per bin, every prior's centre
-from its Gaussian). The CsI anti-coincidence (AC) steady-state sample is drawn per bin
-with --set csi.steady_state=per_bin (the likelihood then profiles each bin's steady state
-against its AC count); the default likelihood takes it as a fixed template whose
-statistics are its normalisation prior (docs/coverage.md). Each toy is profiled at the
+from its Gaussian). The CsI anti-coincidence (AC) steady-state sample is fixed by default
+(its statistics are the steady state's normalisation prior); --fluctuate-ss-sample draws
+it per bin too, and with --set csi.steady_state=per_bin (each bin's steady state profiled
+against its AC count) it is always drawn (docs/coverage.md). Each toy is profiled at the
 true coupling and at its best coupling g >= 0, in batches of one compiled call. Printed:
 the coverage P(t < 4) of the Wilks interval with its binomial uncertainty (nominal
 0.9545), quantiles of t against chi2_1, toys per second, and the Feldman-Cousins 2 sigma
@@ -89,9 +89,10 @@ def register(subparsers) -> None:
     p.add_argument(
         "--fluctuate-ss-sample",
         action="store_true",
-        help="also fluctuate the CsI anti-coincidence steady-state sample per bin on the "
-        "template likelihood (which does not model it: coverage 0.86; to draw it, use "
-        "--set csi.steady_state=per_bin instead; see docs/coverage.md)",
+        help="also fluctuate the CsI anti-coincidence steady-state sample per bin (the "
+        "likelihood rebuilds its steady state from it; B-L at 10 MeV: coverage 0.935 with "
+        "the default steady state, 0.86 with csi.steady_state=template, which takes each "
+        "AC cell as the expectation; see docs/coverage.md)",
     )
     add_settings(p)
     add_data_dir(p)
