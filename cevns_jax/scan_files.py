@@ -144,7 +144,18 @@ def short(value, n: int = 120) -> str:
     return text if len(text) <= n else text[: n - 3] + "..."
 
 
-def resume(path: Path, masses, couplings, meta) -> ScanResult:
+def resume(path: Path, masses, couplings, meta, keys=MATCH_KEYS) -> ScanResult:
+    """The scan stored at ``path``, if it is the scan asked for.
+
+    Args:
+        path: an existing scan file.
+        masses, couplings: (n_m,) MeV and (n_g,) grid asked for.
+        meta: metadata asked for (:func:`metadata`); only ``keys`` of it are compared
+            (a subset for a check before the likelihood exists).
+
+    Raises:
+        ConfigError: the file holds another grid or other ``keys``, naming each difference.
+    """
     old = load_scan(path)
 
     def same(a, b):
@@ -163,7 +174,7 @@ def resume(path: Path, masses, couplings, meta) -> ScanResult:
             f"{old.couplings[-1]:g} in the file, {couplings.size} from {couplings[0]:g} to "
             f"{couplings[-1]:g} asked)"
         )
-    for key in MATCH_KEYS:
+    for key in keys:
         if old.metadata.get(key) != json.loads(json.dumps(meta[key])):
             problems.append(
                 f"{key} ({short(old.metadata.get(key))} in the file, {short(meta[key])} asked)"

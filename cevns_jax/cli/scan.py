@@ -23,7 +23,8 @@ from ._common import (
     info,
     parse_set,
 )
-from ._output import format_table, write_json, wrote_figure
+from ._output import write_json, wrote_figure
+from ._scan_report import print_scan_report, run_summary
 
 __all__ = ["EXECUTORS", "register", "run", "default_out"]
 
@@ -265,111 +266,15 @@ def _validate(args):
     return models, masses, {n: np.geomspace(*r, args.n_g) for n, r in ranges.items()}
 
 
-def _summary(res, wall_s: float, n_computed: int) -> dict:
-    return {
-        **res.summary(),
-        "rows_computed": n_computed,
-        "rows_resumed": int(res.done.sum()) - n_computed,
-        "wall_time_s": wall_s,
-    }
+def _check_existing(out_path, model, data, masses_mev, couplings) -> None:
+    """Fail on an output file of another scan before the experiments are built (the grid,
+    model and data; the full check follows in :func:`cevns_jax.scan.scan_models`)."""
+    from ..scan_files import resume
 
-
-def _print(title, model, data, res, s, out_path) -> None:
-    print(
-        f"{model} on {title} ({data}): profiled chi2 scan, 2σ exclusion for two parameters "
-        f"(Δχ² > {s['delta_chi2_threshold']:.2f})\n"
-    )
-    m, g = res.masses_gev, res.couplings
-    per_row = ""
-    if s["rows_computed"]:
-        per_row = f" ({s['wall_time_s'] / s['rows_computed_all_models']:.2f} s per row)"
-    rows = [
-        [
-            "grid",
-            f"{m.size} masses {m[0]:g}..{m[-1]:g} GeV x {g.size} couplings "
-            f"{g[0]:.3g}..{g[-1]:.3g} (log-spaced)",
-        ],
-        [
-            "grid minimum",
-            f"χ² = {s['chi2_min']:.3f} at M = {s['best_mass_gev']:.4g} GeV, "
-            f"g = {s['best_coupling']:.4g}",
-        ],
-        [
-            "Δχ² at the smallest g",
-            f"{s['delta_chi2_smallest_g']['min']:.3f} to "
-            f"{s['delta_chi2_smallest_g']['max']:.3f} (over the masses)",
-        ],
-        ["excluded at 2σ", f"{100 * s['fraction_excluded']:.1f} % of the grid"],
-        [
-            "allowed islands",
-            "none"
-            if not s["n_islands"]
-            else f"{s['n_islands']} region(s), {s['island_points']} points, M = "
-            f"{s['island_mass_range_gev'][0]:.3g}..{s['island_mass_range_gev'][1]:.3g} GeV",
-        ],
-        [
-            "not converged near the boundary",
-            f"{s['unconverged_near_boundary']} of {s['points_near_boundary']} (Δχ² < 12.4)",
-        ],
-        ["rows", f"{s['rows_computed']} computed, {s['rows_resumed']} resumed from {out_path}"],
-        [
-            "chunks",
-            f"{s['tasks']['computed']} of {s['tasks']['total']} computed on {s['executor']}"
-            + (f" ({s['models_in_run']} models per chunk)" if s["models_in_run"] > 1 else ""),
-        ],
-        [
-            "wall time",
-            f"{s['wall_time_s']:.1f} s{per_row}"
-            + (" for all models" if s["models_in_run"] > 1 else ""),
-        ],
-    ]
-    width = max(len(k) for k, _ in rows)
-    print("\n".join(f"{k:<{width}}  {v}" for k, v in rows))
-    edge, islands = res.connected_edge(), res.islands()
-    pick = sorted(
-        {
-            int(np.argmin(np.abs(np.log10(m) - x)))
-            for x in np.arange(np.ceil(np.log10(m[0])), np.log10(m[-1]) + 1e-9)
-        }
-    )
-    if pick:
-        print("\nupper edge of the allowed region containing small g (log interpolation):\n")
-        table = [
-            [
-                f"{m[i]:.4g}",
-                "-" if not np.isfinite(edge[i]) else f"{edge[i]:.3e}",
-                "-" if not np.isfinite(edge[i]) else f"{edge[i] / m[i]:.3e}",
-                "yes" if islands[i].any() else "no",
-            ]
-            for i in pick
-        ]
-        print(format_table(["M [GeV]", "g", "g/M [1/GeV]", "island"], table, left=0))
-    if s["top_row_allowed"]:
-        info("warning: some masses are allowed at the largest coupling; extend --g-range")
-
-
-def _check_existing(out_path, model, data, masses_mev, couplings) -> int:
-    """Fail on an output file of another scan before the experiments are built; returns
-    its rows done."""
-    from ..errors import ConfigError
-    from ..scan import load_scan
-
-    if not out_path.exists():
-        return 0
-    old = load_scan(out_path)
-    same = old.masses_mev.shape == masses_mev.shape and old.couplings.shape == couplings.shape
-    same = same and np.allclose(old.masses_mev, masses_mev, rtol=1e-12, atol=0)
-    same = same and np.allclose(old.couplings, couplings, rtol=1e-12, atol=0)
-    same = same and old.metadata.get("model") == model
-    same = same and old.metadata.get("data") == data
-    if not same:
-        raise ConfigError(
-            f"--out {out_path} holds a different scan (model {old.metadata.get('model')}, "
-            f"data {old.metadata.get('data')}, {old.masses_mev.size} x {old.couplings.size} "
-            "grid or other ranges). Choose another --out or delete the file to start afresh"
-        )
-    info(f"resuming {out_path}: {int(old.done.sum())}/{old.done.size} rows done")
-    return int(old.done.sum())
+    if out_path.exists():
+        asked = {"model": model, "data": data}
+        old = resume(out_path, masses_mev, couplings, asked, keys=tuple(asked))
+        info(f"resuming {out_path}: {int(old.done.sum())}/{old.done.size} rows done")
 
 
 def run(args) -> int:
@@ -444,7 +349,7 @@ def run(args) -> int:
     for n in names:
         res, out_path = scan.results[n], out_paths[n]
         info(f"grid saved in {out_path}")
-        summary = _summary(res, wall, int(res.done.sum()) - scan.rows_before[n])
+        summary = run_summary(res, wall, int(res.done.sum()) - scan.rows_before[n])
         summary.update(
             models_in_run=len(names),
             rows_computed_all_models=n_rows_all,
@@ -455,7 +360,7 @@ def run(args) -> int:
                 "resumed": scan.n_resumed,
             },
         )
-        _print(title, n, args.data, res, summary, out_path)
+        print_scan_report(title, n, args.data, res, summary, out_path)
         if csv_paths is not None:
             res.to_csv(csv_paths[n])
             info(f"wrote {csv_paths[n]}")
