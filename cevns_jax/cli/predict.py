@@ -10,7 +10,6 @@ several mediator models.
 
 import numpy as np
 
-from ..plotting import mass_label
 from ..registry import entry
 from ._common import (
     add_command,
@@ -22,7 +21,8 @@ from ._common import (
     check_outputs,
     info,
 )
-from ._output import format_table, write_json, wrote_figure
+from ._output import write_json, wrote_figure
+from ._predict_report import by_source, print_comparison, print_prediction
 
 __all__ = ["register", "run", "DEFAULT_COMPARE"]
 
@@ -175,66 +175,6 @@ def _validate(args):
     return model, compare
 
 
-def _by_source(counts: np.ndarray) -> dict[str, float]:
-    from ..flux import SOURCES
-
-    return {s: float(v) for s, v in zip(SOURCES, counts.sum(axis=(1, 2)), strict=True)}
-
-
-def _fmt(x: float) -> str:
-    return f"{x:,.2f}"
-
-
-def _print_table(spec, exp, sm, model, model_counts, backgrounds, released) -> None:
-    from ..flux import SOURCES
-
-    cols = [sm] if model is None else [sm, model_counts]
-    headers = ["", "SM"]
-    if model is not None:
-        headers.append(f"{model[0]} (M = {mass_label(model[1])}, g = {model[2]:g})")
-    label = {
-        "nu_e": "CEvNS nu_e (delayed)",
-        "nu_mu": "CEvNS nu_mu (prompt)",
-        "nubar_mu": "CEvNS anti-nu_mu (delayed)",
-    }
-    rows = [[label.get(s, s)] + [_fmt(c[i].sum()) for c in cols] for i, s in enumerate(SOURCES)]
-    rows.append(["CEvNS total"] + [_fmt(c.sum()) for c in cols])
-    bkg_total = sum(float(v.sum()) for v in backgrounds.values())
-    for name, v in backgrounds.items():
-        rows.append([f"background {name}"] + [_fmt(v.sum())] * len(cols))
-    rows.append(["total expected"] + [_fmt(c.sum() + bkg_total) for c in cols])
-    rows.append(["observed"] + [f"{exp.observed.sum():,.0f}"] * len(cols))
-    e, t = np.asarray(exp.e_edges), np.asarray(exp.t_edges)
-    print(f"{spec.title}: expected counts in the analysis region, after all efficiencies")
-    print(
-        f"({len(e) - 1} energy bins {e[0]:g}-{e[-1]:g} {exp.e_unit} x {len(t) - 1} time "
-        f"bins {t[0]:g}-{t[-1]:g} us)\n"
-    )
-    print(format_table(headers, rows))
-    if spec.published is not None:
-        print(f"\nCOHERENT SM CEvNS prediction: {spec.published.sm_text}")
-    if spec.notes is not None:
-        print("\n" + "\n".join(spec.notes(exp, float(sm.sum()))))
-    if released is not None:
-        print(f"COHERENT released CEvNS template (F90-integrated): {released.sum():.2f}")
-
-
-def _print_compare(sm_total, compare, results) -> None:
-    mass, g, _ = compare
-    rows = [["SM", "-", "-", _fmt(sm_total), "1.000"]]
-    for name, counts in results.items():
-        rows.append(
-            [
-                name,
-                mass_label(mass),
-                f"{g:g}",
-                _fmt(counts.sum()),
-                f"{counts.sum() / sm_total:.3f}",
-            ]
-        )
-    print("\n" + format_table(["model", "M", "g", "CEvNS total", "ratio to SM"], rows))
-
-
 # --- the command ---------------------------------------------------------------------------
 def run(args) -> int:
     """Run ``cevns-jax predict`` on parsed arguments; returns the exit code."""
@@ -270,9 +210,9 @@ def run(args) -> int:
         f"--model {args.model} --mass {args.mass} --coupling {args.coupling}",
     )
 
-    _print_table(spec, exp, sm, model, model_counts, backgrounds, released)
+    print_prediction(spec, exp, sm, model, model_counts, backgrounds, released)
     if compare is not None:
-        _print_compare(float(sm.sum()), compare, results)
+        print_comparison(float(sm.sum()), compare, results)
 
     if json_path is not None:
         main_counts = sm if model is None else model_counts
@@ -280,7 +220,7 @@ def run(args) -> int:
             "experiment": exp.name,
             "title": spec.title,
             "cevns_total": main_counts.sum(),
-            "cevns_by_flavour": _by_source(main_counts),
+            "cevns_by_flavour": by_source(main_counts),
             "backgrounds": {k: v.sum() for k, v in backgrounds.items()},
             "observed_total": exp.observed.sum(),
             "bins": {
@@ -294,13 +234,13 @@ def run(args) -> int:
             "published_sm_prediction": None if spec.published is None else spec.published.sm_text,
             "counts_2d": {
                 "description": "expected counts per (energy, time) bin, after efficiencies",
-                "cevns_by_flavour": dict(zip(_by_source(main_counts), main_counts, strict=True)),
+                "cevns_by_flavour": dict(zip(by_source(main_counts), main_counts, strict=True)),
                 "backgrounds": backgrounds,
                 "observed": np.asarray(exp.observed),
             },
         }
         if model is not None:
-            payload["sm"] = {"cevns_total": sm.sum(), "cevns_by_flavour": _by_source(sm)}
+            payload["sm"] = {"cevns_total": sm.sum(), "cevns_by_flavour": by_source(sm)}
         if released is not None:
             payload["released_cevns_total"] = released.sum()
         if compare is not None:
@@ -311,7 +251,7 @@ def run(args) -> int:
                     n: {
                         "cevns_total": c.sum(),
                         "ratio_to_sm": c.sum() / sm.sum(),
-                        "cevns_by_flavour": _by_source(c),
+                        "cevns_by_flavour": by_source(c),
                     }
                     for n, c in results.items()
                 },
